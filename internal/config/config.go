@@ -1,0 +1,92 @@
+// Package config loads wharf's configuration: distribution-compatible YAML
+// (version 0.1), REGISTRY_* environment overrides, embedded defaults and
+// validation.
+package config
+
+import "time"
+
+// Config is the whole configuration. Keys follow distribution's config.yml so
+// an existing file works unchanged; wharf's own additions live under keys
+// distribution does not use.
+type Config struct {
+	Version string  `yaml:"version"`
+	Log     Log     `yaml:"log"`
+	Storage Storage `yaml:"storage"`
+	HTTP    HTTP    `yaml:"http"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level     string            `yaml:"level"`     // debug, info, warn, error
+	Formatter string            `yaml:"formatter"` // text or json
+	Fields    map[string]string `yaml:"fields"`    // added to every log line
+	AccessLog AccessLog         `yaml:"accesslog"`
+}
+
+// AccessLog switches the per-request log line.
+type AccessLog struct {
+	Disabled bool `yaml:"disabled"`
+}
+
+// Storage configures where blobs and metadata live.
+type Storage struct {
+	Filesystem  Filesystem  `yaml:"filesystem"`
+	Delete      Delete      `yaml:"delete"`
+	Maintenance Maintenance `yaml:"maintenance"`
+	Cache       Cache       `yaml:"cache"`
+	Redirect    Redirect    `yaml:"redirect"`
+}
+
+// Filesystem is the local-disk blob store; metadata (SQLite) lives under the
+// same root directory by default.
+type Filesystem struct {
+	RootDirectory string `yaml:"rootdirectory"`
+}
+
+// Delete enables the DELETE endpoints.
+type Delete struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Maintenance holds upload purging and read-only mode.
+type Maintenance struct {
+	UploadPurging UploadPurging `yaml:"uploadpurging"`
+	ReadOnly      ReadOnly      `yaml:"readonly"`
+}
+
+// UploadPurging removes upload sessions older than Age every Interval.
+type UploadPurging struct {
+	Enabled  bool          `yaml:"enabled"`
+	Age      time.Duration `yaml:"age"`
+	Interval time.Duration `yaml:"interval"`
+	DryRun   bool          `yaml:"dryrun"`
+}
+
+// ReadOnly refuses every write when Enabled.
+type ReadOnly struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Cache is accepted for compatibility (storage.cache.layerinfo); wharf's
+// metadata store already answers blob lookups.
+type Cache struct {
+	LayerInfo      string `yaml:"layerinfo"`
+	BlobDescriptor string `yaml:"blobdescriptor"`
+}
+
+// Redirect controls presigned redirects for object-store backends.
+type Redirect struct {
+	Disable bool `yaml:"disable"`
+}
+
+// HTTP configures the listener.
+type HTTP struct {
+	Addr   string `yaml:"addr"`
+	Prefix string `yaml:"prefix"`
+	Host   string `yaml:"host"`
+	Secret string `yaml:"secret"`
+	// wharf additions: server timeouts.
+	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
+	IdleTimeout       time.Duration `yaml:"idletimeout"`
+	DrainTimeout      time.Duration `yaml:"draintimeout"`
+}
