@@ -1,0 +1,110 @@
+// Command wharf is a container image registry: the OCI Distribution API and
+// Docker's Registry HTTP API v2 in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wharf-registry/wharf/internal/config"
+	"github.com/wharf-registry/wharf/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage:
+  wharf serve [CONFIG]         run the registry (no CONFIG: defaults, data under ./data)
+  wharf config check CONFIG    print the effective configuration, secrets masked
+  wharf version                print the version
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "wharf:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		if len(args) > 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		path := ""
+		if len(args) == 2 {
+			path = args[1]
+		}
+		return serve(path, stderr)
+	case "config":
+		if len(args) != 3 || args[1] != "check" {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		return configCheck(args[2], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "wharf", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+	return errUsage
+}
+
+// loadConfig loads a config file (or the defaults) with REGISTRY_*
+// overrides, printing warnings.
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	cfg, warnings, err := config.Load(path, os.Environ())
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	return cfg, err
+}
+
+func serve(path string, stderr io.Writer) error {
+	cfg, err := loadConfig(path, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := server.NewLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func configCheck(path string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(path, stderr)
+	if err != nil {
+		return err
+	}
+	out, err := cfg.MaskedYAML()
+	if err != nil {
+		return err
+	}
+	stdout.Write(out)
+	return nil
+}

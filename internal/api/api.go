@@ -1,0 +1,99 @@
+// Package api is wharf's HTTP layer: /v2 routing, request parsing, headers
+// and OCI error bodies. The rules of the spec live in the registry package;
+// this package only translates between HTTP and it.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wharf-registry/wharf/internal/registry"
+)
+
+// Options tune the HTTP layer.
+type Options struct {
+	// BodyIdleTimeout ends an upload whose client sends nothing for this
+	// long, so a stalled client cannot hold a connection forever while a
+	// slow but steady one is never cut off.
+	BodyIdleTimeout time.Duration
+	// AccessLog writes one line per request.
+	AccessLog bool
+}
+
+// Handler serves the distribution API.
+type Handler struct {
+	reg    *registry.Registry
+	log    *slog.Logger
+	opts   Options
+	routes map[routeKind]map[string]handlerFunc
+}
+
+// New returns the API handler, wrapped in request id and access log
+// middleware.
+func New(reg *registry.Registry, log *slog.Logger, opts Options) http.Handler {
+	if opts.BodyIdleTimeout <= 0 {
+		opts.BodyIdleTimeout = time.Minute
+	}
+	h := &Handler{reg: reg, log: log, opts: opts}
+	h.routes = h.routeTable()
+	return withRequestID(withAccessLog(log, opts.AccessLog, h))
+}
+
+// ServeHTTP dispatches by route and method.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	rt := parseRoute(r.URL.Path)
+	if rt.kind == routeUnknown {
+		writeError(w, r, h.log, &registry.Error{Code: codeNotFound, Message: "no such API endpoint: " + r.URL.Path})
+		return
+	}
+	if rt.name != "" || hasName(rt.kind) {
+		if err := registry.ValidateName(rt.name); err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+	}
+	handler := h.lookup(rt.kind, r.Method)
+	if handler == nil {
+		writeError(w, r, h.log, &registry.Error{Code: registry.CodeUnsupported, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
+		return
+	}
+	if err := handler(w, r, rt); err != nil {
+		writeError(w, r, h.log, err)
+	}
+}
+
+func hasName(k routeKind) bool { return k != routeBase && k != routeCatalog }
+
+type handlerFunc func(http.ResponseWriter, *http.Request, route) error
+
+// lookup returns the handler for an endpoint and method, or nil.
+func (h *Handler) lookup(k routeKind, method string) handlerFunc {
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD handlers are GET handlers that skip the body
+	}
+	return h.routes[k][method]
+}
+
+// routeTable maps each endpoint and method to its handler.
+func (h *Handler) routeTable() map[routeKind]map[string]handlerFunc {
+	return map[routeKind]map[string]handlerFunc{
+		routeBase:      {http.MethodGet: h.base},
+		routeCatalog:   {http.MethodGet: h.catalog},
+		routeTags:      {http.MethodGet: h.tags},
+		routeManifest:  {http.MethodGet: h.getManifest, http.MethodPut: h.putManifest, http.MethodDelete: h.deleteManifest},
+		routeBlob:      {http.MethodGet: h.getBlob, http.MethodDelete: h.deleteBlob},
+		routeUploads:   {http.MethodPost: h.startUpload},
+		routeUpload:    {http.MethodGet: h.uploadStatus, http.MethodPatch: h.patchUpload, http.MethodPut: h.finishUpload, http.MethodDelete: h.cancelUpload},
+		routeReferrers: {http.MethodGet: h.referrers},
+	}
+}
+
+func (h *Handler) base(w http.ResponseWriter, r *http.Request, _ route) error {
+	writeJSON(w, r, http.StatusOK, struct{}{})
+	return nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,59 @@
+// Package blob holds wharf's content-addressed blob stores: the bytes of
+// committed blobs, keyed by digest and written once, and the bytes of uploads
+// still in progress. It knows nothing of repositories, HTTP or the spec.
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound is returned for a blob or upload the store does not hold.
+var ErrNotFound = errors.New("blob: not found")
+
+// Content is an open committed blob. On the filesystem it is an *os.File, so
+// http.ServeContent can use sendfile and answer Range requests.
+type Content interface {
+	io.ReadSeekCloser
+}
+
+// UploadInfo describes upload bytes found in the store, for purging uploads
+// whose session row is gone.
+type UploadInfo struct {
+	ID      string
+	ModTime time.Time
+}
+
+// Store is a blob backend. Implementations must make a blob visible under its
+// final key only after all its bytes are durable, so a crash never exposes a
+// partial blob.
+type Store interface {
+	// Stat returns the size of a committed blob or ErrNotFound.
+	Stat(ctx context.Context, d digest.Digest) (int64, error)
+	// Open opens a committed blob for reading, with its size.
+	Open(ctx context.Context, d digest.Digest) (Content, int64, error)
+	// Delete removes a committed blob. Deleting a missing blob is not an error.
+	Delete(ctx context.Context, d digest.Digest) error
+
+	// WriteUpload writes r to upload id starting at offset, discarding any
+	// bytes past offset left by an earlier interrupted write, and makes what
+	// it wrote durable before returning. It returns the bytes written, which
+	// may be fewer than r holds when r fails; those bytes are kept.
+	WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error)
+	// UploadSize returns how many bytes upload id holds (0 if it has none).
+	UploadSize(ctx context.Context, id string) (int64, error)
+	// OpenUpload reads upload id's bytes, e.g. to hash them with another
+	// algorithm than the one computed while streaming.
+	OpenUpload(ctx context.Context, id string) (io.ReadCloser, error)
+	// CommitUpload makes the first size bytes of upload id the blob d. The
+	// caller has verified the digest. The upload's bytes are gone afterwards.
+	CommitUpload(ctx context.Context, id string, size int64, d digest.Digest) error
+	// CancelUpload discards upload id's bytes. A missing upload is not an error.
+	CancelUpload(ctx context.Context, id string) error
+	// ListUploads lists the uploads whose bytes the store holds.
+	ListUploads(ctx context.Context) ([]UploadInfo, error)
+}

@@ -1,0 +1,255 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// copyBufferSize is the read size for streaming uploads: large enough that
+// hashing and writing run in big steps, small enough to keep memory flat.
+const copyBufferSize = 1 << 20
+
+// Filesystem stores blobs under root/blobs/<alg>/<first two hex>/<hex> and
+// upload bytes under root/uploads/<id>.
+type Filesystem struct {
+	root string
+}
+
+// NewFilesystem returns a store rooted at root, creating its directories.
+func NewFilesystem(root string) (*Filesystem, error) {
+	for _, dir := range []string{"blobs", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("blob store: create %s: %w", dir, err)
+		}
+	}
+	return &Filesystem{root: root}, nil
+}
+
+// blobPath is where a committed blob lives. The digest was validated by the
+// caller, so its encoded part is plain hex and safe in a path.
+func (f *Filesystem) blobPath(d digest.Digest) string {
+	hex := d.Encoded()
+	return filepath.Join(f.root, "blobs", string(d.Algorithm()), hex[:2], hex)
+}
+
+func (f *Filesystem) uploadPath(id string) (string, error) {
+	if id == "" || strings.ContainsAny(id, `/\.`) {
+		return "", fmt.Errorf("upload id %q: %w", id, ErrNotFound)
+	}
+	return filepath.Join(f.root, "uploads", id), nil
+}
+
+// Stat implements Store.
+func (f *Filesystem) Stat(_ context.Context, d digest.Digest) (int64, error) {
+	fi, err := os.Stat(f.blobPath(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat blob %s: %w", d, err)
+	}
+	return fi.Size(), nil
+}
+
+// Open implements Store.
+func (f *Filesystem) Open(_ context.Context, d digest.Digest) (Content, int64, error) {
+	file, err := os.Open(f.blobPath(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("open blob %s: %w", d, err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, 0, fmt.Errorf("stat blob %s: %w", d, err)
+	}
+	return file, fi.Size(), nil
+}
+
+// Delete implements Store.
+func (f *Filesystem) Delete(_ context.Context, d digest.Digest) error {
+	err := os.Remove(f.blobPath(d))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// WriteUpload implements Store.
+func (f *Filesystem) WriteUpload(_ context.Context, id string, offset int64, r io.Reader) (int64, error) {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("open upload %s: %w", id, err)
+	}
+	defer file.Close()
+	// A write cut short by a crash or a dropped client may have left bytes
+	// the session never recorded; they must not become part of the blob.
+	if err := file.Truncate(offset); err != nil {
+		return 0, fmt.Errorf("truncate upload %s: %w", id, err)
+	}
+	if _, err := file.Seek(offset, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("seek upload %s: %w", id, err)
+	}
+	n, copyErr := copyStream(file, r)
+	// Whatever was written is kept and made durable, so the session may
+	// record it and the client may resume after it.
+	if err := file.Sync(); err != nil {
+		return 0, fmt.Errorf("sync upload %s: %w", id, err)
+	}
+	return n, copyErr
+}
+
+// copyStream copies r to w in large steps and reports how many bytes reached
+// w even when r fails midway.
+func copyStream(w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, copyBufferSize)
+	var n int64
+	for {
+		k, rerr := io.ReadFull(r, buf)
+		if k > 0 {
+			wk, werr := w.Write(buf[:k])
+			n += int64(wk)
+			if werr != nil {
+				return n, fmt.Errorf("write: %w", werr)
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
+// UploadSize implements Store.
+func (f *Filesystem) UploadSize(_ context.Context, id string) (int64, error) {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat upload %s: %w", id, err)
+	}
+	return fi.Size(), nil
+}
+
+// OpenUpload implements Store.
+func (f *Filesystem) OpenUpload(_ context.Context, id string) (io.ReadCloser, error) {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return nil, err
+	}
+	file, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An upload that never received bytes is empty, not missing.
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open upload %s: %w", id, err)
+	}
+	return file, nil
+}
+
+// CommitUpload implements Store: fsync, then rename into place, then fsync
+// the directory so the new name survives a crash.
+func (f *Filesystem) CommitUpload(_ context.Context, id string, size int64, d digest.Digest) error {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	if err := prepareUploadFile(path, size); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	final := f.blobPath(d)
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	if err := os.Rename(path, final); err != nil {
+		return fmt.Errorf("commit upload %s as %s: %w", id, d, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	return nil
+}
+
+// prepareUploadFile makes sure the upload file exists with exactly size
+// bytes, all durable.
+func prepareUploadFile(path string, size int64) error {
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < size {
+		return fmt.Errorf("upload holds %d bytes, expected %d", fi.Size(), size)
+	}
+	if fi.Size() > size {
+		if err := file.Truncate(size); err != nil {
+			return err
+		}
+	}
+	return file.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// CancelUpload implements Store.
+func (f *Filesystem) CancelUpload(_ context.Context, id string) error {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cancel upload %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListUploads implements Store.
+func (f *Filesystem) ListUploads(_ context.Context) ([]UploadInfo, error) {
+	entries, err := os.ReadDir(filepath.Join(f.root, "uploads"))
+	if err != nil {
+		return nil, fmt.Errorf("list uploads: %w", err)
+	}
+	out := make([]UploadInfo, 0, len(entries))
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue // removed while listing
+		}
+		out = append(out, UploadInfo{ID: e.Name(), ModTime: info.ModTime()})
+	}
+	return out, nil
+}

@@ -1,0 +1,347 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
+
+// origin records where a key's value last came from, so that errors found
+// later by Validate can point at the file line or variable that set it.
+type origin struct {
+	line int
+	env  string
+}
+
+// decoder walks a yaml.Node tree and a Go value side by side. Doing the walk
+// ourselves, rather than calling Node.Decode on the whole document, is what
+// lets every warning and error carry the full dotted key and line, lets
+// unknown keys be warnings instead of silently dropped, and lets durations
+// accept integers (yaml v3 refuses those).
+type decoder struct {
+	env      string // the variable being applied, or "" while decoding the file
+	warnings []string
+	origins  map[string]origin
+}
+
+func newDecoder() *decoder {
+	return &decoder{origins: make(map[string]origin)}
+}
+
+func (d *decoder) fieldError(n *yaml.Node, path string, err error) *FieldError {
+	fe := &FieldError{Key: path, Env: d.env, Err: err}
+	if d.env == "" && n != nil {
+		fe.Line = n.Line
+	}
+	return fe
+}
+
+func (d *decoder) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if d.env != "" {
+		msg = "config: " + d.env + ": " + msg
+	} else {
+		msg = "config: " + msg
+	}
+	d.warnings = append(d.warnings, msg)
+}
+
+func (d *decoder) record(path string, n *yaml.Node) {
+	o := origin{env: d.env}
+	if d.env == "" && n != nil {
+		o.line = n.Line
+	}
+	d.origins[path] = o
+}
+
+// decode stores n into v, which must be settable. A null value leaves
+// scalars and structs as they were (so `level:` with nothing keeps the
+// default, as yaml v3 does) and clears maps, slices and pointers.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
+	n = resolveAlias(n)
+	if isNull(n) {
+		switch v.Kind() {
+		case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface:
+			v.Set(reflect.Zero(v.Type()))
+		}
+		return nil
+	}
+	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
+		return d.decodeWithYAML(n, v, path)
+	}
+	if v.Type() == durationType {
+		return d.decodeDuration(n, v, path)
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		return d.decodeStruct(n, v, path)
+	case reflect.Map:
+		return d.decodeMap(n, v, path)
+	case reflect.Slice:
+		return d.decodeSlice(n, v, path)
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return d.decode(n, v.Elem(), path)
+	case reflect.String:
+		return d.decodeString(n, v, path)
+	case reflect.Interface:
+		return d.decodeWithYAML(n, v, path)
+	default:
+		return d.decodeScalar(n, v, path)
+	}
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	default:
+		return "a scalar"
+	}
+}
+
+func (d *decoder) expect(n *yaml.Node, path string, kind yaml.Kind, what string) error {
+	if n.Kind == kind {
+		return nil
+	}
+	return d.fieldError(n, path, fmt.Errorf("expected %s, found %s", what, kindName(n)))
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) error {
+	if err := d.expect(n, path, yaml.MappingNode, "a mapping"); err != nil {
+		return err
+	}
+	d.record(path, n)
+	fields := structFields(v.Type())
+	var errs []error
+	// Merged mappings go first so that keys written out explicitly win.
+	for i := len(n.Content) - 2; i >= 0; i -= 2 {
+		if isMergeKey(n.Content[i]) {
+			errs = append(errs, d.decodeMerge(n.Content[i+1], v, path))
+		}
+	}
+	seen := make(map[string]int)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if isMergeKey(k) {
+			continue
+		}
+		p := joinPath(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			errs = append(errs, d.fieldError(k, p, fmt.Errorf("duplicate key (first at line %d)", first)))
+			continue
+		}
+		seen[k.Value] = k.Line
+		f, ok := lookupField(fields, k.Value, false)
+		if !ok {
+			d.warnUnknownKey(k, p, fields)
+			continue
+		}
+		errs = append(errs, d.decode(val, v.FieldByIndex(f.index), p))
+	}
+	return errors.Join(errs...)
+}
+
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge"
+}
+
+// decodeMerge applies a YAML merge key (`<<: *anchor` or a list of anchors;
+// earlier ones in the list take precedence, so they are applied last).
+func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) error {
+	n = resolveAlias(n)
+	if n.Kind != yaml.SequenceNode {
+		return d.decode(n, v, path)
+	}
+	var errs []error
+	for i := len(n.Content) - 1; i >= 0; i-- {
+		errs = append(errs, d.decode(n.Content[i], v, path))
+	}
+	return errors.Join(errs...)
+}
+
+func (d *decoder) warnUnknownKey(k *yaml.Node, path string, fields []field) {
+	where := ""
+	if d.env == "" {
+		where = fmt.Sprintf(" (line %d)", k.Line)
+	}
+	if notImplemented(path) {
+		d.warn("%s is not implemented yet; ignored%s", path, where)
+		return
+	}
+	if f, ok := lookupField(fields, k.Value, true); ok {
+		d.warn("%s is an unknown key; ignored%s (did you mean %q?)", path, where, f.key)
+		return
+	}
+	d.warn("%s is an unknown key; ignored%s", path, where)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) error {
+	if v.Type().Key().Kind() != reflect.String {
+		return d.decodeWithYAML(n, v, path)
+	}
+	if err := d.expect(n, path, yaml.MappingNode, "a mapping"); err != nil {
+		return err
+	}
+	d.record(path, n)
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolveAlias(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			errs = append(errs, d.fieldError(k, path, fmt.Errorf("map key must be a scalar, found %s", kindName(k))))
+			continue
+		}
+		errs = append(errs, d.setMapEntry(v, k.Value, path, func(elem reflect.Value, p string) error {
+			return d.decode(val, elem, p)
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// setMapEntry decodes into a copy of m[key] (map elements are not
+// addressable) and stores it back only if decoding succeeded.
+func (d *decoder) setMapEntry(m reflect.Value, key, path string, fill func(reflect.Value, string) error) error {
+	kv := reflect.ValueOf(key).Convert(m.Type().Key())
+	elem := reflect.New(m.Type().Elem()).Elem()
+	if old := m.MapIndex(kv); old.IsValid() {
+		elem.Set(old)
+	}
+	if err := fill(elem, joinPath(path, key)); err != nil {
+		return err
+	}
+	m.SetMapIndex(kv, elem)
+	return nil
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) error {
+	if v.Type().Elem().Kind() == reflect.Uint8 {
+		return d.decodeWithYAML(n, v, path) // []byte is !!binary, not a list
+	}
+	if err := d.expect(n, path, yaml.SequenceNode, "a list"); err != nil {
+		return err
+	}
+	d.record(path, n)
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	var errs []error
+	for i, item := range n.Content {
+		errs = append(errs, d.decode(item, out.Index(i), fmt.Sprintf("%s[%d]", path, i)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	v.Set(out)
+	return nil
+}
+
+// decodeString takes any scalar's text as written, so `version: 0.1` (a
+// float to YAML) reads as the string "0.1".
+func (d *decoder) decodeString(n *yaml.Node, v reflect.Value, path string) error {
+	if err := d.expect(n, path, yaml.ScalarNode, "a string"); err != nil {
+		return err
+	}
+	d.record(path, n)
+	v.SetString(n.Value)
+	return nil
+}
+
+// decodeDuration accepts Go duration syntax ("10s", "168h", "1h30m") and,
+// like distribution (whose yaml.v2 decodes integers into time.Duration), a
+// bare integer counting nanoseconds.
+func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) error {
+	if err := d.expect(n, path, yaml.ScalarNode, "a duration"); err != nil {
+		return err
+	}
+	var dur time.Duration
+	switch n.ShortTag() {
+	case "!!int":
+		var ns int64
+		if err := n.Decode(&ns); err != nil {
+			return d.fieldError(n, path, fmt.Errorf("cannot parse %q as a duration: integer out of range", n.Value))
+		}
+		dur = time.Duration(ns)
+	case "!!str":
+		parsed, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return d.fieldError(n, path, fmt.Errorf("cannot parse %q as a duration (want e.g. \"10s\" or \"168h\"): %w", n.Value, err))
+		}
+		dur = parsed
+	default:
+		return d.fieldError(n, path, fmt.Errorf("cannot parse %q as a duration (want e.g. \"10s\" or \"168h\")", n.Value))
+	}
+	d.record(path, n)
+	v.SetInt(int64(dur))
+	return nil
+}
+
+// decodeScalar handles bools and numbers through yaml v3's own rules
+// (true/false, and yes/no/on/off for YAML 1.1 files), decoding into a fresh
+// value so that a failure leaves the default untouched.
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) error {
+	if err := d.expect(n, path, yaml.ScalarNode, describeType(v.Type())); err != nil {
+		return err
+	}
+	tmp := reflect.New(v.Type())
+	if err := n.Decode(tmp.Interface()); err != nil {
+		// yaml's TypeError repeats the line and names Go types; say it plainly.
+		return d.fieldError(n, path, fmt.Errorf("cannot parse %q as %s", n.Value, describeType(v.Type())))
+	}
+	d.record(path, n)
+	v.Set(tmp.Elem())
+	return nil
+}
+
+// decodeWithYAML hands a value to yaml v3 itself: types with their own
+// UnmarshalYAML, interfaces, and maps with non-string keys. Unknown keys
+// inside such values are not reported.
+func (d *decoder) decodeWithYAML(n *yaml.Node, v reflect.Value, path string) error {
+	tmp := reflect.New(v.Type())
+	tmp.Elem().Set(v)
+	if err := n.Decode(tmp.Interface()); err != nil {
+		return d.fieldError(n, path, err)
+	}
+	d.record(path, n)
+	v.Set(tmp.Elem())
+	return nil
+}
+
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	default:
+		return "a value of type " + t.String()
+	}
+}

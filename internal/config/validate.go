@@ -1,0 +1,95 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Validate checks the values that YAML types alone cannot: the version,
+// the log level and format, the root directory, the listen address and the
+// durations. It reports every problem at once, each as a *FieldError naming
+// the key, joined with errors.Join. An empty Version counts as "0.1".
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key string, err error) {
+		if err != nil {
+			errs = append(errs, &FieldError{Key: key, Err: err})
+		}
+	}
+	add("version", checkVersion(c.Version))
+	add("log.level", checkLevel(c.Log.Level))
+	add("log.formatter", checkFormatter(c.Log.Formatter))
+	if c.Storage.Filesystem.RootDirectory == "" {
+		add("storage.filesystem.rootdirectory", errors.New("must not be empty"))
+	}
+	add("http.addr", checkAddr(c.HTTP.Addr))
+	if up := c.Storage.Maintenance.UploadPurging; up.Enabled {
+		add("storage.maintenance.uploadpurging.age", checkPositive(up.Age))
+		add("storage.maintenance.uploadpurging.interval", checkPositive(up.Interval))
+	}
+	add("http.readheadertimeout", checkNonNegative(c.HTTP.ReadHeaderTimeout))
+	add("http.idletimeout", checkNonNegative(c.HTTP.IdleTimeout))
+	add("http.draintimeout", checkNonNegative(c.HTTP.DrainTimeout))
+	return errors.Join(errs...)
+}
+
+func checkVersion(v string) error {
+	if v == "" || v == SupportedVersion {
+		return nil
+	}
+	return fmt.Errorf("unsupported version %q; wharf reads version %s", v, SupportedVersion)
+}
+
+func checkLevel(level string) error {
+	_, err := ParseLevel(level)
+	return err
+}
+
+// ParseLevel maps a log.level value to a slog level. Like distribution it
+// ignores case; it accepts debug, info, warn, warning and error.
+func ParseLevel(level string) (slog.Level, error) {
+	switch strings.ToLower(level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q; want debug, info, warn or error", level)
+}
+
+func checkFormatter(f string) error {
+	switch f {
+	case "text", "json":
+		return nil
+	}
+	return fmt.Errorf("unknown log formatter %q; want text or json", f)
+}
+
+func checkAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("want host:port or :port: %w", err)
+	}
+	return nil
+}
+
+func checkPositive(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("must be greater than zero when upload purging is enabled, got %s", d)
+	}
+	return nil
+}
+
+func checkNonNegative(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("must not be negative, got %s", d)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		modify  func(*Config)
+		wantKey string // "" means valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"empty version", func(c *Config) { c.Version = "" }, ""},
+		{"version 0.2", func(c *Config) { c.Version = "0.2" }, "version"},
+		{"level warning", func(c *Config) { c.Log.Level = "warning" }, ""},
+		{"level upper case", func(c *Config) { c.Log.Level = "DEBUG" }, ""},
+		{"level trace", func(c *Config) { c.Log.Level = "trace" }, "log.level"},
+		{"level empty", func(c *Config) { c.Log.Level = "" }, "log.level"},
+		{"formatter json", func(c *Config) { c.Log.Formatter = "json" }, ""},
+		{"formatter logstash", func(c *Config) { c.Log.Formatter = "logstash" }, "log.formatter"},
+		{"rootdirectory empty", func(c *Config) { c.Storage.Filesystem.RootDirectory = "" }, "storage.filesystem.rootdirectory"},
+		{"addr host:port", func(c *Config) { c.HTTP.Addr = "0.0.0.0:443" }, ""},
+		{"addr ipv6", func(c *Config) { c.HTTP.Addr = "[::1]:5000" }, ""},
+		{"addr no port", func(c *Config) { c.HTTP.Addr = "0.0.0.0" }, "http.addr"},
+		{"addr empty", func(c *Config) { c.HTTP.Addr = "" }, "http.addr"},
+		{"purge age zero", func(c *Config) { c.Storage.Maintenance.UploadPurging.Age = 0 }, "storage.maintenance.uploadpurging.age"},
+		{"purge interval negative", func(c *Config) { c.Storage.Maintenance.UploadPurging.Interval = -time.Hour }, "storage.maintenance.uploadpurging.interval"},
+		{"purge disabled ignores age", func(c *Config) {
+			c.Storage.Maintenance.UploadPurging.Enabled = false
+			c.Storage.Maintenance.UploadPurging.Age = 0
+		}, ""},
+		{"zero timeouts allowed", func(c *Config) { c.HTTP.IdleTimeout, c.HTTP.ReadHeaderTimeout, c.HTTP.DrainTimeout = 0, 0, 0 }, ""},
+		{"negative read header timeout", func(c *Config) { c.HTTP.ReadHeaderTimeout = -1 }, "http.readheadertimeout"},
+		{"negative idle timeout", func(c *Config) { c.HTTP.IdleTimeout = -1 }, "http.idletimeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.modify(c)
+			err := c.Validate()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Validate = %v, want a *FieldError for %s", err, tt.wantKey)
+			}
+			if fe.Key != tt.wantKey {
+				t.Errorf("key = %q, want %q", fe.Key, tt.wantKey)
+			}
+			if !strings.HasPrefix(err.Error(), "config: "+tt.wantKey+": ") {
+				t.Errorf("error %q does not start with the key", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsAll(t *testing.T) {
+	c := Default()
+	c.Log.Level = "loud"
+	c.HTTP.Addr = "x"
+	err := c.Validate()
+	for _, key := range []string{"log.level", "http.addr"} {
+		if err == nil || !strings.Contains(err.Error(), "config: "+key+":") {
+			t.Errorf("error %v does not report %s", err, key)
+		}
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	tests := []struct {
+		in   string
+		want slog.Level
+	}{
+		{"debug", slog.LevelDebug},
+		{"info", slog.LevelInfo},
+		{"Warn", slog.LevelWarn},
+		{"warning", slog.LevelWarn},
+		{"ERROR", slog.LevelError},
+	}
+	for _, tt := range tests {
+		got, err := ParseLevel(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := ParseLevel("fatal"); err == nil {
+		t.Error("ParseLevel(fatal) succeeded, want an error")
+	}
+}
+
+func TestFieldErrorFormat(t *testing.T) {
+	inner := errors.New("boom")
+	tests := []struct {
+		err  FieldError
+		want string
+	}{
+		{FieldError{Key: "http.addr", Line: 12, Err: inner}, "config: http.addr (line 12): boom"},
+		{FieldError{Key: "http.addr", Err: inner}, "config: http.addr: boom"},
+		{FieldError{Key: "http.addr", Env: "REGISTRY_HTTP_ADDR", Err: inner}, "config: REGISTRY_HTTP_ADDR (http.addr): boom"},
+		{FieldError{Line: 3, Err: inner}, "config: line 3: boom"},
+		{FieldError{Err: inner}, "config: boom"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+		if !errors.Is(&tt.err, inner) {
+			t.Errorf("%q does not unwrap to its cause", tt.want)
+		}
+	}
+}
+
+func TestKeyNearLine(t *testing.T) {
+	data := []byte("version: 0.1\n# comment\nstorage:\n  filesystem:\n    rootdirectory: /x\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n")
+	tests := []struct {
+		line int
+		want string
+	}{
+		{1, "version"},
+		{2, "version"},
+		{5, "storage.filesystem.rootdirectory"},
+		{6, "storage.delete"},
+		{7, "storage.delete.enabled"},
+		{9, "http.addr"},
+	}
+	for _, tt := range tests {
+		if got := keyNearLine(data, tt.line); got != tt.want {
+			t.Errorf("keyNearLine(%d) = %q, want %q", tt.line, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+// Package meta is wharf's metadata store: repositories, manifests and the
+// references parsed from them, tags, which blobs a repository may serve, and
+// upload sessions. One SQL schema serves SQLite and (later) PostgreSQL; the
+// store knows nothing of HTTP and checks no spec rules beyond referential
+// ones.
+package meta
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound is returned for a missing repository, manifest, tag, blob link
+// or upload session.
+var ErrNotFound = errors.New("meta: not found")
+
+// ErrConflict is returned when an upload session moved on since it was read
+// (another request wrote to it first).
+var ErrConflict = errors.New("meta: concurrent update")
+
+// RefKind says what a manifest reference points at.
+type RefKind int
+
+// Reference kinds.
+const (
+	RefBlob     RefKind = 1 // a layer or config blob that must be linked to the repository
+	RefManifest RefKind = 2 // a child manifest of an index, in the same repository
+)
+
+// Ref is one reference from a manifest to content it needs.
+type Ref struct {
+	Digest digest.Digest
+	Kind   RefKind
+}
+
+// Manifest is a stored manifest with what was parsed from it.
+type Manifest struct {
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string        // for referrers: artifactType, else the config media type
+	Subject      digest.Digest // empty when the manifest has no subject
+	Annotations  []byte        // JSON object of the manifest's annotations, or nil
+	Payload      []byte
+	Refs         []Ref
+	CreatedAt    time.Time
+}
+
+// MissingRefsError lists references a manifest needs that the repository
+// does not hold.
+type MissingRefsError struct {
+	Refs []Ref
+}
+
+func (e *MissingRefsError) Error() string {
+	return "meta: manifest references unknown content " + string(e.Refs[0].Digest)
+}
+
+// Referrer is a manifest whose subject is a given digest.
+type Referrer struct {
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string
+	Size         int64
+	Annotations  []byte
+}
+
+// Upload is a blob upload session. HashState is the marshalled state of the
+// running sha256 over the first Offset bytes, so any process can resume it.
+type Upload struct {
+	ID        string
+	Repo      string
+	Offset    int64
+	HashState []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Store is the metadata backend.
+type Store interface {
+	// CommitBlob records that blob d (size bytes) exists, links it to repo
+	// (creating the repository) and removes upload session uploadID if it is
+	// not empty, in one transaction.
+	CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error
+	// BlobSize returns the size of blob d if it exists anywhere.
+	BlobSize(ctx context.Context, d digest.Digest) (int64, error)
+	// RepoBlobSize returns the size of blob d if repo may serve it.
+	RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error)
+	// LinkBlob lets repo serve existing blob d (a cross-repository mount).
+	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
+	// UnlinkBlob removes repo's link to blob d.
+	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+
+	// PutManifest stores m in repo and points tag (if not empty) at it, in
+	// one transaction, after checking every reference is present in repo
+	// (*MissingRefsError otherwise).
+	PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error
+	// GetManifest returns a manifest of repo by digest.
+	GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error)
+	// ResolveTag returns the digest tag points at.
+	ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error)
+	// DeleteManifest removes a manifest and every tag pointing at it.
+	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
+	// DeleteTag removes one tag.
+	DeleteTag(ctx context.Context, repo, tag string) error
+	// Tags lists repo's tags after last in byte order, at most n (n < 0: all).
+	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
+	// Repositories lists repository names after last in byte order, at most n.
+	Repositories(ctx context.Context, last string, n int) ([]string, error)
+	// RepoExists reports whether repo has ever received content.
+	RepoExists(ctx context.Context, repo string) (bool, error)
+	// Referrers lists the manifests of repo whose subject is d.
+	Referrers(ctx context.Context, repo string, d digest.Digest) ([]Referrer, error)
+
+	// CreateUpload starts an upload session.
+	CreateUpload(ctx context.Context, u *Upload) error
+	// GetUpload returns an upload session of repo (of any repository when
+	// repo is empty).
+	GetUpload(ctx context.Context, repo, id string) (*Upload, error)
+	// AdvanceUpload moves an upload from offset from to offset to with a new
+	// hash state; ErrConflict if its offset is no longer from.
+	AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error
+	// DeleteUpload removes an upload session.
+	DeleteUpload(ctx context.Context, id string) error
+	// StaleUploads lists sessions not updated since before.
+	StaleUploads(ctx context.Context, before time.Time) ([]Upload, error)
+
+	// Close releases the store's connections.
+	Close() error
+}

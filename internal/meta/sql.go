@@ -1,0 +1,492 @@
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// SQL is the Store over database/sql. Writes go through one pool and reads
+// through another: for SQLite the write pool has a single connection, so
+// writers queue in Go instead of failing with SQLITE_BUSY, while readers run
+// concurrently under WAL.
+type SQL struct {
+	w, r *sql.DB
+	d    dialect
+	now  func() time.Time
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path in WAL
+// mode and applies migrations.
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("metadata: create directory: %w", err)
+	}
+	// synchronous(FULL): a manifest acknowledged to a client survives power
+	// loss, not only a process crash.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(30000)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("metadata: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close implements Store.
+func (s *SQL) Close() error {
+	errR := s.r.Close()
+	errW := s.w.Close()
+	return errors.Join(errW, errR)
+}
+
+func (s *SQL) migrate(ctx context.Context) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var applied int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		for v := applied + 1; v <= len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, s.d.schema(migrations[v-1])); err != nil {
+				return fmt.Errorf("migration %d: %w", v, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, s.millis()); err != nil {
+				return fmt.Errorf("record migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) millis() int64 { return s.now().UnixMilli() }
+
+// tx runs fn in a write transaction, committing when it returns nil.
+func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("metadata: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("metadata: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *SQL) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	return tx.ExecContext(ctx, s.d.rebind(q), args...)
+}
+
+func (s *SQL) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
+}
+
+// ensureRepo returns repo's id, creating the repository if needed.
+func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, error) {
+	if _, err := s.exec(ctx, tx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, repo, s.millis()); err != nil {
+		return 0, fmt.Errorf("create repository %s: %w", repo, err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id); err != nil {
+		return 0, fmt.Errorf("look up repository %s: %w", repo, err)
+	}
+	return id, nil
+}
+
+// CommitBlob implements Store.
+func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.millis()
+		if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
+			return fmt.Errorf("record blob %s: %w", d, err)
+		}
+		id, err := s.ensureRepo(ctx, tx, repo)
+		if err != nil {
+			return err
+		}
+		if err := s.link(ctx, tx, id, d); err != nil {
+			return err
+		}
+		if uploadID != "" {
+			if _, err := s.exec(ctx, tx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
+				return fmt.Errorf("end upload %s: %w", uploadID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) link(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, d.String(), s.millis())
+	if err != nil {
+		return fmt.Errorf("link blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// BlobSize implements Store.
+func (s *SQL) BlobSize(ctx context.Context, d digest.Digest) (int64, error) {
+	var size int64
+	err := s.queryRow(ctx, `SELECT size FROM blobs WHERE digest = ?`, d.String()).Scan(&size)
+	return size, notFound(err, "blob %s", d)
+}
+
+// RepoBlobSize implements Store.
+func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
+	var size int64
+	err := s.queryRow(ctx, `SELECT b.size FROM repository_blobs rb
+		JOIN repositories r ON r.id = rb.repo_id
+		JOIN blobs b ON b.digest = rb.digest
+		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size)
+	return size, notFound(err, "blob %s in %s", d, repo)
+}
+
+// LinkBlob implements Store.
+func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM blobs WHERE digest = ?`), d.String()).Scan(&one)
+		if err := notFound(err, "blob %s", d); err != nil {
+			return err
+		}
+		id, err := s.ensureRepo(ctx, tx, repo)
+		if err != nil {
+			return err
+		}
+		return s.link(ctx, tx, id, d)
+	})
+}
+
+// UnlinkBlob implements Store.
+func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `DELETE FROM repository_blobs WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`, d.String(), repo)
+		if err != nil {
+			return fmt.Errorf("unlink blob %s from %s: %w", d, repo, err)
+		}
+		return mustAffect(res, "blob %s in %s", d, repo)
+	})
+}
+
+// PutManifest implements Store.
+func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		id, err := s.ensureRepo(ctx, tx, repo)
+		if err != nil {
+			return err
+		}
+		if err := s.checkRefs(ctx, tx, id, m.Refs); err != nil {
+			return err
+		}
+		if err := s.insertManifest(ctx, tx, id, m); err != nil {
+			return err
+		}
+		if tag == "" {
+			return nil
+		}
+		_, err = s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repo_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at`,
+			id, tag, m.Digest.String(), s.millis())
+		if err != nil {
+			return fmt.Errorf("tag %s:%s: %w", repo, tag, err)
+		}
+		return nil
+	})
+}
+
+// checkRefs returns *MissingRefsError naming every reference repo lacks.
+func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Ref) error {
+	var missing []Ref
+	for _, ref := range refs {
+		q := `SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?`
+		if ref.Kind == RefManifest {
+			q = `SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?`
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, s.d.rebind(q), repoID, ref.Digest.String()).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			missing = append(missing, ref)
+		case err != nil:
+			return fmt.Errorf("check reference %s: %w", ref.Digest, err)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingRefsError{Refs: missing}
+	}
+	return nil
+}
+
+func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *Manifest) error {
+	var subject any
+	if m.Subject != "" {
+		subject = m.Subject.String()
+	}
+	res, err := s.exec(ctx, tx, `INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, annotations, payload, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`,
+		repoID, m.Digest.String(), m.MediaType, m.ArtifactType, subject, m.Annotations, m.Payload, s.millis())
+	if err != nil {
+		return fmt.Errorf("store manifest %s: %w", m.Digest, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // the same bytes are already stored, with their references
+	}
+	for _, ref := range m.Refs {
+		_, err := s.exec(ctx, tx, `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repo_id, manifest_digest, ref_digest) DO NOTHING`, repoID, m.Digest.String(), ref.Digest.String(), int(ref.Kind))
+		if err != nil {
+			return fmt.Errorf("store reference %s of %s: %w", ref.Digest, m.Digest, err)
+		}
+	}
+	return nil
+}
+
+// GetManifest implements Store.
+func (s *SQL) GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error) {
+	m := &Manifest{Digest: d}
+	var subject sql.NullString
+	var created int64
+	err := s.queryRow(ctx, `SELECT m.media_type, m.artifact_type, m.subject, m.annotations, m.payload, m.created_at
+		FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE r.name = ? AND m.digest = ?`, repo, d.String()).
+		Scan(&m.MediaType, &m.ArtifactType, &subject, &m.Annotations, &m.Payload, &created)
+	if err := notFound(err, "manifest %s in %s", d, repo); err != nil {
+		return nil, err
+	}
+	m.Subject = digest.Digest(subject.String)
+	m.CreatedAt = time.UnixMilli(created)
+	return m, nil
+}
+
+// ResolveTag implements Store.
+func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
+	var d string
+	err := s.queryRow(ctx, `SELECT t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repo_id
+		WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&d)
+	return digest.Digest(d), notFound(err, "tag %s:%s", repo, tag)
+}
+
+// DeleteManifest implements Store.
+func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id)
+		if err := notFound(err, "repository %s", repo); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `DELETE FROM tags WHERE repo_id = ? AND manifest_digest = ?`, id, d.String()); err != nil {
+			return fmt.Errorf("delete tags of %s: %w", d, err)
+		}
+		if _, err := s.exec(ctx, tx, `DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`, id, d.String()); err != nil {
+			return fmt.Errorf("delete references of %s: %w", d, err)
+		}
+		res, err := s.exec(ctx, tx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, id, d.String())
+		if err != nil {
+			return fmt.Errorf("delete manifest %s: %w", d, err)
+		}
+		return mustAffect(res, "manifest %s in %s", d, repo)
+	})
+}
+
+// DeleteTag implements Store.
+func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `DELETE FROM tags WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`, tag, repo)
+		if err != nil {
+			return fmt.Errorf("delete tag %s:%s: %w", repo, tag, err)
+		}
+		return mustAffect(res, "tag %s:%s", repo, tag)
+	})
+}
+
+// Tags implements Store.
+func (s *SQL) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	return s.names(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
+		WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`, n, repo, last)
+}
+
+// Repositories implements Store.
+func (s *SQL) Repositories(ctx context.Context, last string, n int) ([]string, error) {
+	return s.names(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, n, last)
+}
+
+// names runs a listing query whose last argument is the LIMIT.
+func (s *SQL) names(ctx context.Context, q string, n int, args ...any) ([]string, error) {
+	if n < 0 {
+		n = 1 << 30
+	}
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), append(args, n)...)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list: %w", err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+// RepoExists implements Store.
+func (s *SQL) RepoExists(ctx context.Context, repo string) (bool, error) {
+	var one int
+	err := s.queryRow(ctx, `SELECT 1 FROM repositories WHERE name = ?`, repo).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up repository %s: %w", repo, err)
+	}
+	return true, nil
+}
+
+// Referrers implements Store.
+func (s *SQL) Referrers(ctx context.Context, repo string, d digest.Digest) ([]Referrer, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT m.digest, m.media_type, m.artifact_type, LENGTH(m.payload), m.annotations
+		FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE r.name = ? AND m.subject = ? ORDER BY m.digest`), repo, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("list referrers of %s: %w", d, err)
+	}
+	defer rows.Close()
+	var out []Referrer
+	for rows.Next() {
+		var ref Referrer
+		var dg string
+		if err := rows.Scan(&dg, &ref.MediaType, &ref.ArtifactType, &ref.Size, &ref.Annotations); err != nil {
+			return nil, fmt.Errorf("list referrers of %s: %w", d, err)
+		}
+		ref.Digest = digest.Digest(dg)
+		out = append(out, ref)
+	}
+	return out, rows.Err()
+}
+
+// CreateUpload implements Store.
+func (s *SQL) CreateUpload(ctx context.Context, u *Upload) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.millis()
+		_, err := s.exec(ctx, tx, `INSERT INTO uploads (id, repo, byte_offset, hash_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Repo, u.Offset, u.HashState, now, now)
+		if err != nil {
+			return fmt.Errorf("create upload %s: %w", u.ID, err)
+		}
+		return nil
+	})
+}
+
+// GetUpload implements Store.
+func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
+	u := &Upload{ID: id}
+	var created, updated int64
+	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
+		Scan(&u.Repo, &u.Offset, &u.HashState, &created, &updated)
+	if err := notFound(err, "upload %s", id); err != nil {
+		return nil, err
+	}
+	if repo != "" && u.Repo != repo {
+		return nil, fmt.Errorf("upload %s belongs to another repository: %w", id, ErrNotFound)
+	}
+	u.CreatedAt, u.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return u, nil
+}
+
+// AdvanceUpload implements Store.
+func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
+			to, hashState, s.millis(), id, from)
+		if err != nil {
+			return fmt.Errorf("advance upload %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("upload %s: %w", id, ErrConflict)
+		}
+		return nil
+	})
+}
+
+// DeleteUpload implements Store.
+func (s *SQL) DeleteUpload(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `DELETE FROM uploads WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete upload %s: %w", id, err)
+		}
+		return mustAffect(res, "upload %s", id)
+	})
+}
+
+// StaleUploads implements Store.
+func (s *SQL) StaleUploads(ctx context.Context, before time.Time) ([]Upload, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT id, repo, byte_offset, created_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at`), before.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list stale uploads: %w", err)
+	}
+	defer rows.Close()
+	var out []Upload
+	for rows.Next() {
+		var u Upload
+		var created, updated int64
+		if err := rows.Scan(&u.ID, &u.Repo, &u.Offset, &created, &updated); err != nil {
+			return nil, fmt.Errorf("list stale uploads: %w", err)
+		}
+		u.CreatedAt, u.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound with context.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	if err != nil {
+		return fmt.Errorf(format+": %w", append(args, err)...)
+	}
+	return nil
+}
+
+func mustAffect(res sql.Result, format string, args ...any) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf(format+": %w", append(args, err)...)
+	}
+	if n == 0 {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	return nil
+}

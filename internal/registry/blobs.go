@@ -1,0 +1,86 @@
+package registry
+
+import (
+	"context"
+	_ "crypto/sha256" // registers sha256 for go-digest
+	_ "crypto/sha512" // registers sha512 for go-digest
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/blob"
+)
+
+// BlobInfo describes a blob a repository may serve.
+type BlobInfo struct {
+	Digest digest.Digest
+	Size   int64
+}
+
+// StatBlob returns the size of blob d if repo may serve it.
+func (r *Registry) StatBlob(ctx context.Context, repo string, d digest.Digest) (BlobInfo, error) {
+	size, err := r.meta.RepoBlobSize(ctx, repo, d)
+	if isNotFound(err) {
+		return BlobInfo{}, errorf(CodeBlobUnknown, "blob %s unknown to repository %q", d, repo)
+	}
+	if err != nil {
+		return BlobInfo{}, wrap(err, "stat blob")
+	}
+	return BlobInfo{Digest: d, Size: size}, nil
+}
+
+// OpenBlob opens blob d of repo for reading.
+func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error) {
+	info, err := r.StatBlob(ctx, repo, d)
+	if err != nil {
+		return nil, BlobInfo{}, err
+	}
+	c, size, err := r.blobs.Open(ctx, d)
+	if isNotFound(err) {
+		// A row without bytes breaks the store's rule; say so loudly, and
+		// answer as the spec would for a missing blob.
+		r.log.Error("blob row present but bytes missing", "digest", d, "repo", repo)
+		return nil, BlobInfo{}, errorf(CodeBlobUnknown, "blob %s unknown to registry", d)
+	}
+	if err != nil {
+		return nil, BlobInfo{}, wrap(err, "open blob")
+	}
+	info.Size = size
+	return c, info, nil
+}
+
+// DeleteBlob unlinks blob d from repo; the bytes stay until garbage
+// collection finds no repository needs them.
+func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {
+	if err := r.checkDelete(); err != nil {
+		return err
+	}
+	err := r.meta.UnlinkBlob(ctx, repo, d)
+	if isNotFound(err) {
+		return errorf(CodeBlobUnknown, "blob %s unknown to repository %q", d, repo)
+	}
+	return wrap(err, "delete blob")
+}
+
+// MountBlob links blob d from repository from into repo. It reports false
+// when from does not hold d, and the caller should start a normal upload.
+func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
+	if err := r.checkWrite(); err != nil {
+		return false, err
+	}
+	if err := ValidateName(from); err != nil {
+		return false, nil // a bad "from" only means no mount, per the spec
+	}
+	if _, err := r.meta.RepoBlobSize(ctx, from, d); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, wrap(err, "mount blob")
+	}
+	if err := r.meta.LinkBlob(ctx, repo, d); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, wrap(err, "mount blob")
+	}
+	return true, nil
+}

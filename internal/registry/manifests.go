@@ -1,0 +1,202 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wharf-registry/wharf/internal/meta"
+)
+
+// ManifestInfo is a stored manifest as served to clients.
+type ManifestInfo struct {
+	Digest    digest.Digest
+	MediaType string
+	Payload   []byte
+	Subject   digest.Digest
+}
+
+// PutManifest validates payload and stores it under ref (a tag or a digest).
+// It returns the manifest's digest and its subject, if any.
+func (r *Registry) PutManifest(ctx context.Context, repo, ref, contentType string, payload []byte) (ManifestInfo, error) {
+	if err := r.checkWrite(); err != nil {
+		return ManifestInfo{}, err
+	}
+	if int64(len(payload)) > r.opts.MaxManifestSize {
+		return ManifestInfo{}, errorf(CodeTooLarge, "manifest exceeds %d bytes", r.opts.MaxManifestSize)
+	}
+	d, tag, err := manifestIdentity(ref, payload)
+	if err != nil {
+		return ManifestInfo{}, err
+	}
+	m, err := parseManifest(contentType, payload, d)
+	if err != nil {
+		return ManifestInfo{}, err
+	}
+	if err := r.meta.PutManifest(ctx, repo, m, tag); err != nil {
+		var missing *meta.MissingRefsError
+		if errors.As(err, &missing) {
+			return ManifestInfo{}, missingRefsError(missing)
+		}
+		return ManifestInfo{}, wrap(err, "store manifest")
+	}
+	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject}, nil
+}
+
+// manifestIdentity returns the digest a pushed manifest is stored under and
+// the tag to point at it (empty when pushed by digest). A manifest pushed by
+// digest must hash to that digest with its algorithm.
+func manifestIdentity(ref string, payload []byte) (digest.Digest, string, error) {
+	if !IsDigest(ref) {
+		if err := ValidateTag(ref); err != nil {
+			return "", "", err
+		}
+		return digest.FromBytes(payload), ref, nil
+	}
+	want, err := ParseDigest(ref)
+	if err != nil {
+		return "", "", err
+	}
+	if got := want.Algorithm().FromBytes(payload); got != want {
+		return "", "", errorf(CodeDigestInvalid, "manifest has digest %s, not %s", got, want)
+	}
+	return want, "", nil
+}
+
+func missingRefsError(e *meta.MissingRefsError) error {
+	digests := make([]string, len(e.Refs))
+	for i, ref := range e.Refs {
+		digests[i] = ref.Digest.String()
+	}
+	err := errorf(CodeManifestBlobUnknown, "manifest references %d blob(s) or manifest(s) unknown to the repository, first %s", len(digests), digests[0])
+	err.Detail = map[string]any{"digests": digests}
+	return err
+}
+
+// GetManifest returns the manifest ref (a tag or a digest) of repo.
+func (r *Registry) GetManifest(ctx context.Context, repo, ref string) (ManifestInfo, error) {
+	d, err := r.resolve(ctx, repo, ref)
+	if err != nil {
+		return ManifestInfo{}, err
+	}
+	m, err := r.meta.GetManifest(ctx, repo, d)
+	if isNotFound(err) {
+		return ManifestInfo{}, r.unknownManifest(ctx, repo, ref)
+	}
+	if err != nil {
+		return ManifestInfo{}, wrap(err, "get manifest")
+	}
+	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: m.Payload, Subject: m.Subject}, nil
+}
+
+// resolve turns a tag or digest reference into a digest.
+func (r *Registry) resolve(ctx context.Context, repo, ref string) (digest.Digest, error) {
+	if IsDigest(ref) {
+		return ParseDigest(ref)
+	}
+	if err := ValidateTag(ref); err != nil {
+		return "", err
+	}
+	d, err := r.meta.ResolveTag(ctx, repo, ref)
+	if isNotFound(err) {
+		return "", r.unknownManifest(ctx, repo, ref)
+	}
+	if err != nil {
+		return "", wrap(err, "resolve tag")
+	}
+	return d, nil
+}
+
+// unknownManifest says NAME_UNKNOWN for a repository that does not exist and
+// MANIFEST_UNKNOWN for a missing manifest in one that does.
+func (r *Registry) unknownManifest(ctx context.Context, repo, ref string) error {
+	if err := r.requireRepo(ctx, repo); err != nil {
+		return err
+	}
+	return errorf(CodeManifestUnknown, "manifest %q unknown to repository %q", ref, repo)
+}
+
+// DeleteManifest deletes by digest (the manifest and its tags) or by tag
+// (only the tag).
+func (r *Registry) DeleteManifest(ctx context.Context, repo, ref string) error {
+	if err := r.checkDelete(); err != nil {
+		return err
+	}
+	var err error
+	if IsDigest(ref) {
+		var d digest.Digest
+		if d, err = ParseDigest(ref); err != nil {
+			return err
+		}
+		err = r.meta.DeleteManifest(ctx, repo, d)
+	} else {
+		if err = ValidateTag(ref); err != nil {
+			return err
+		}
+		err = r.meta.DeleteTag(ctx, repo, ref)
+	}
+	if isNotFound(err) {
+		return r.unknownManifest(ctx, repo, ref)
+	}
+	return wrap(err, "delete manifest")
+}
+
+// Tags lists repo's tags in order after last, at most n (n < 0: all). more
+// reports whether further tags follow.
+func (r *Registry) Tags(ctx context.Context, repo, last string, n int) (tags []string, more bool, err error) {
+	if err := r.requireRepo(ctx, repo); err != nil {
+		return nil, false, err
+	}
+	return page(n, func(limit int) ([]string, error) { return r.meta.Tags(ctx, repo, last, limit) })
+}
+
+// Catalog lists repository names in order after last, at most n.
+func (r *Registry) Catalog(ctx context.Context, last string, n int) (repos []string, more bool, err error) {
+	return page(n, func(limit int) ([]string, error) { return r.meta.Repositories(ctx, last, limit) })
+}
+
+// page fetches one more than n to learn whether another page follows.
+func page(n int, list func(limit int) ([]string, error)) ([]string, bool, error) {
+	if n == 0 {
+		return []string{}, false, nil
+	}
+	limit := n
+	if n > 0 {
+		limit = n + 1
+	}
+	names, err := list(limit)
+	if err != nil {
+		return nil, false, wrap(err, "list")
+	}
+	if n > 0 && len(names) > n {
+		return names[:n], true, nil
+	}
+	return names, false, nil
+}
+
+// Referrers returns the OCI index of manifests in repo whose subject is d,
+// filtered by artifactType when it is not empty.
+func (r *Registry) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) (ocispec.Index, error) {
+	refs, err := r.meta.Referrers(ctx, repo, d)
+	if err != nil {
+		return ocispec.Index{}, wrap(err, "list referrers")
+	}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	idx.SchemaVersion = 2
+	for _, ref := range refs {
+		if artifactType != "" && ref.ArtifactType != artifactType {
+			continue
+		}
+		desc := ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size, ArtifactType: ref.ArtifactType}
+		if len(ref.Annotations) > 0 {
+			json.Unmarshal(ref.Annotations, &desc.Annotations)
+		}
+		idx.Manifests = append(idx.Manifests, desc)
+	}
+	sort.Slice(idx.Manifests, func(i, j int) bool { return idx.Manifests[i].Digest < idx.Manifests[j].Digest })
+	return idx, nil
+}

@@ -1,0 +1,90 @@
+// Package registry is wharf's domain: push, pull, mount, delete, list and
+// referrers, with the rules of the OCI distribution spec. It speaks neither
+// HTTP nor SQL: the api package calls it, and it calls a blob.Store and a
+// meta.Store.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/wharf-registry/wharf/internal/blob"
+	"github.com/wharf-registry/wharf/internal/meta"
+)
+
+// DefaultMaxManifestSize is the largest manifest accepted, as in distribution.
+const DefaultMaxManifestSize = 4 << 20
+
+// Options are the registry's behaviour switches.
+type Options struct {
+	DeleteEnabled   bool
+	ReadOnly        bool
+	MaxManifestSize int64
+}
+
+// Registry implements the distribution API's operations.
+type Registry struct {
+	blobs blob.Store
+	meta  meta.Store
+	opts  Options
+	log   *slog.Logger
+	locks uploadLocks
+}
+
+// New returns a Registry over the given stores.
+func New(blobs blob.Store, md meta.Store, opts Options, log *slog.Logger) *Registry {
+	if opts.MaxManifestSize <= 0 {
+		opts.MaxManifestSize = DefaultMaxManifestSize
+	}
+	return &Registry{blobs: blobs, meta: md, opts: opts, log: log}
+}
+
+// MaxManifestSize is the manifest size limit in bytes.
+func (r *Registry) MaxManifestSize() int64 { return r.opts.MaxManifestSize }
+
+// checkWrite refuses writes in read-only mode.
+func (r *Registry) checkWrite() error {
+	if r.opts.ReadOnly {
+		return errorf(CodeUnsupported, "the registry is in read-only mode (storage.maintenance.readonly.enabled)")
+	}
+	return nil
+}
+
+// checkDelete refuses deletes unless enabled.
+func (r *Registry) checkDelete() error {
+	if err := r.checkWrite(); err != nil {
+		return err
+	}
+	if !r.opts.DeleteEnabled {
+		return errorf(CodeUnsupported, "deletion is disabled (storage.delete.enabled is false)")
+	}
+	return nil
+}
+
+// repoMissing turns a missing repository into NAME_UNKNOWN, or passes other
+// errors through. It is used where a listing needs the repository to exist.
+func (r *Registry) requireRepo(ctx context.Context, name string) error {
+	ok, err := r.meta.RepoExists(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errorf(CodeNameUnknown, "repository %q not known to registry", name)
+	}
+	return nil
+}
+
+// isNotFound reports a missing row or blob from either store.
+func isNotFound(err error) bool {
+	return errors.Is(err, meta.ErrNotFound) || errors.Is(err, blob.ErrNotFound)
+}
+
+// wrap adds context to an internal error, leaving *Error as it is.
+func wrap(err error, format string, args ...any) error {
+	if _, ok := AsError(err); ok {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

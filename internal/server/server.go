@@ -1,0 +1,145 @@
+// Package server builds a running wharf from a configuration: the stores,
+// the registry, the HTTP API, an http.Server with timeouts, background
+// maintenance, and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/wharf-registry/wharf/internal/api"
+	"github.com/wharf-registry/wharf/internal/blob"
+	"github.com/wharf-registry/wharf/internal/config"
+	"github.com/wharf-registry/wharf/internal/meta"
+	"github.com/wharf-registry/wharf/internal/registry"
+)
+
+// Server is a configured wharf, ready to serve.
+type Server struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	meta meta.Store
+	reg  *registry.Registry
+	http *http.Server
+}
+
+// MetadataPath is where the embedded SQLite metadata lives under the root.
+func MetadataPath(root string) string { return filepath.Join(root, "metadata", "wharf.db") }
+
+// New opens the stores named by cfg and builds the HTTP server.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	root := cfg.Storage.Filesystem.RootDirectory
+	blobs, err := blob.NewFilesystem(root)
+	if err != nil {
+		return nil, err
+	}
+	md, err := meta.OpenSQLite(ctx, MetadataPath(root))
+	if err != nil {
+		return nil, err
+	}
+	reg := registry.New(blobs, md, registry.Options{
+		DeleteEnabled: cfg.Storage.Delete.Enabled,
+		ReadOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
+	}, log)
+	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled})
+	srv := &http.Server{
+		Addr:    cfg.HTTP.Addr,
+		Handler: handler,
+		// Only the headers get a deadline: a whole-request ReadTimeout
+		// would cut off large uploads, which are instead guarded by the API's
+		// per-read idle deadline.
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv}, nil
+}
+
+// Run listens on the configured address and serves until ctx is cancelled,
+// then drains in-flight requests for up to http.draintimeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	if err != nil {
+		s.meta.Close()
+		return fmt.Errorf("listen on %s: %w", s.cfg.HTTP.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.meta.Close()
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go s.purgeLoop(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	s.log.Info("wharf listening", "addr", ln.Addr().String(), "root", s.cfg.Storage.Filesystem.RootDirectory)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "drain", s.cfg.HTTP.DrainTimeout)
+	drain, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.DrainTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(drain); err != nil {
+		s.http.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// purgeLoop removes stale uploads per storage.maintenance.uploadpurging.
+func (s *Server) purgeLoop(ctx context.Context) {
+	p := s.cfg.Storage.Maintenance.UploadPurging
+	if !p.Enabled || s.cfg.Storage.Maintenance.ReadOnly.Enabled {
+		return
+	}
+	t := time.NewTicker(p.Interval)
+	defer t.Stop()
+	for {
+		n, err := s.reg.PurgeUploads(ctx, p.Age, p.DryRun)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("upload purge failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("upload purge done", "purged", n, "dryrun", p.DryRun)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// NewLogger builds the slog logger from the log section.
+func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, error) {
+	level, err := config.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.Formatter == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	log := slog.New(h)
+	for k, v := range cfg.Fields {
+		log = log.With(k, v)
+	}
+	return log, nil
+}
