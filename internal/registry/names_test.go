@@ -1,0 +1,96 @@
+package registry
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"hello", true},
+		{"library/hello-world", true},
+		{"a/b/c/d", true},
+		{"my.app_v2__x--y", true},
+		{"a0/1b", true},
+		{"", false},
+		{"Hello", false},
+		{"a//b", false},
+		{"a/../b", false},
+		{"..", false},
+		{"a/", false},
+		{"/a", false},
+		{"-a", false},
+		{"a-", false},
+		{"a___b", false},
+		{"a b", false},
+		{strings.Repeat("a", 255), true},
+		{strings.Repeat("a", 256), false},
+	}
+	for _, tt := range tests {
+		err := ValidateName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%t", tt.name, err, tt.ok)
+		}
+		if err != nil {
+			if e, _ := AsError(err); e == nil || e.Code != CodeNameInvalid {
+				t.Errorf("ValidateName(%q) code = %v, want NAME_INVALID", tt.name, err)
+			}
+		}
+	}
+}
+
+func TestValidateTag(t *testing.T) {
+	tests := []struct {
+		tag string
+		ok  bool
+	}{
+		{"latest", true},
+		{"v1.2.3", true},
+		{"_x", true},
+		{"A-b_c.D", true},
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false},
+		{"", false},
+		{"-bad", false},
+		{".bad", false},
+		{"a/b", false},
+		{"a:b", false},
+	}
+	for _, tt := range tests {
+		if err := ValidateTag(tt.tag); (err == nil) != tt.ok {
+			t.Errorf("ValidateTag(%q) = %v, want ok=%t", tt.tag, err, tt.ok)
+		}
+	}
+}
+
+func TestParseDigest(t *testing.T) {
+	good256 := "sha256:" + strings.Repeat("a", 64)
+	good512 := "sha512:" + strings.Repeat("b", 128)
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{good256, true},
+		{good512, true},
+		{"sha256:" + strings.Repeat("A", 64), false},
+		{"sha256:xyz", false},
+		{"sha256:" + strings.Repeat("a", 63), false},
+		{"md5:" + strings.Repeat("a", 32), false},
+		{"latest", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		_, err := ParseDigest(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseDigest(%q) = %v, want ok=%t", tt.in, err, tt.ok)
+		}
+		if err != nil {
+			if e, _ := AsError(err); e == nil || e.Code != CodeDigestInvalid {
+				t.Errorf("ParseDigest(%q) code = %v, want DIGEST_INVALID", tt.in, err)
+			}
+		}
+	}
+}
