@@ -114,12 +114,14 @@ func (f *Filesystem) WriteUpload(_ context.Context, id string, offset int64, r i
 }
 
 // copyStream copies r to w in large steps and reports how many bytes reached
-// w even when r fails midway.
+// w even when r fails midway. Only io.EOF ends the copy cleanly: any other
+// error, io.ErrUnexpectedEOF from a client that hung up included, is
+// returned.
 func copyStream(w io.Writer, r io.Reader) (int64, error) {
 	buf := make([]byte, copyBufferSize)
 	var n int64
 	for {
-		k, rerr := io.ReadFull(r, buf)
+		k, rerr := fill(r, buf)
 		if k > 0 {
 			wk, werr := w.Write(buf[:k])
 			n += int64(wk)
@@ -127,13 +129,27 @@ func copyStream(w io.Writer, r io.Reader) (int64, error) {
 				return n, fmt.Errorf("write: %w", werr)
 			}
 		}
-		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+		if rerr == io.EOF {
 			return n, nil
-		case rerr != nil:
+		}
+		if rerr != nil {
 			return n, rerr
 		}
 	}
+}
+
+// fill reads into buf until it is full or r returns an error, so the disk
+// sees few large writes while the network delivers small reads.
+func fill(r io.Reader, buf []byte) (int, error) {
+	k := 0
+	for k < len(buf) {
+		m, err := r.Read(buf[k:])
+		k += m
+		if err != nil {
+			return k, err
+		}
+	}
+	return k, nil
 }
 
 // UploadSize implements Store.

@@ -83,6 +83,9 @@ func isNotFound(err error) bool {
 
 // wrap adds context to an internal error, leaving *Error as it is.
 func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
 	if _, ok := AsError(err); ok {
 		return err
 	}
