@@ -68,7 +68,7 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 // monolithic upload (?digest=), or a new upload session.
 func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) error {
 	q := r.URL.Query()
-	if mount := q.Get("mount"); mount != "" && q.Get("from") != "" {
+	if mount := q.Get("mount"); mount != "" {
 		d, err := registry.ParseDigest(mount)
 		if err != nil {
 			return err

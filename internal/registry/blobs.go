@@ -61,20 +61,24 @@ func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest)
 	return wrap(err, "delete blob")
 }
 
-// MountBlob links blob d from repository from into repo. It reports false
-// when from does not hold d, and the caller should start a normal upload.
+// MountBlob links blob d from repository from into repo. An empty from is
+// the OCI 1.1 anonymous mount: the blob is linked if the registry holds it
+// at all. It reports false when the blob cannot be mounted, and the caller
+// should start a normal upload.
 func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
 	if err := r.checkWrite(); err != nil {
 		return false, err
 	}
-	if err := ValidateName(from); err != nil {
-		return false, nil // a bad "from" only means no mount, per the spec
-	}
-	if _, err := r.meta.RepoBlobSize(ctx, from, d); err != nil {
-		if isNotFound(err) {
-			return false, nil
+	if from != "" {
+		if err := ValidateName(from); err != nil {
+			return false, nil // a bad "from" only means no mount, per the spec
 		}
-		return false, wrap(err, "mount blob")
+		if _, err := r.meta.RepoBlobSize(ctx, from, d); err != nil {
+			if isNotFound(err) {
+				return false, nil
+			}
+			return false, wrap(err, "mount blob")
+		}
 	}
 	if err := r.meta.LinkBlob(ctx, repo, d); err != nil {
 		if isNotFound(err) {
