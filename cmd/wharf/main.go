@@ -21,6 +21,8 @@ var version = "dev"
 const usage = `usage:
   wharf serve [CONFIG]         run the registry (no CONFIG: defaults, data under ./data)
   wharf config check CONFIG    print the effective configuration, secrets masked
+  wharf garbage-collect [--dry-run] [--delete-untagged] [--quiet] [--grace D] CONFIG
+                               remove unreferenced content; safe while serve runs
   wharf version                print the version
 `
 
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return errUsage
 		}
 		return configCheck(args[2], stdout, stderr)
+	case "garbage-collect", "gc":
+		return garbageCollect(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil

@@ -13,6 +13,36 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Storage Storage `yaml:"storage"`
 	HTTP    HTTP    `yaml:"http"`
+	// GC is wharf's own section: online garbage collection and retention.
+	GC GC `yaml:"gc"`
+}
+
+// GC configures the online garbage collector, which runs inside
+// `wharf serve`, and the defaults of `wharf garbage-collect`.
+type GC struct {
+	Disabled bool          `yaml:"disabled"`
+	Interval time.Duration `yaml:"interval"`
+	// GracePeriod protects content that was pushed but is not referenced
+	// yet (layers whose manifest has not arrived). Content whose last
+	// reference was deleted goes on the next pass.
+	GracePeriod    time.Duration `yaml:"graceperiod"`
+	DeleteUntagged bool          `yaml:"deleteuntagged"`
+	// KeepReferrers keeps signatures, SBOMs and other referrers when the
+	// manifest they refer to is deleted.
+	KeepReferrers bool              `yaml:"keepreferrers"`
+	Retention     []RetentionPolicy `yaml:"retention"`
+}
+
+// RetentionPolicy keeps some tags of the repositories matching
+// Repositories and deletes the rest; a tag survives if any Keep rule keeps
+// it. The first policy matching a repository applies.
+type RetentionPolicy struct {
+	// Repositories is a glob over repository names; * matches any run of
+	// characters, slashes included.
+	Repositories string        `yaml:"repositories"`
+	KeepLast     int           `yaml:"keeplast"`
+	KeepWithin   time.Duration `yaml:"keepwithin"`
+	KeepTags     []string      `yaml:"keeptags"`
 }
 
 // Log configures log/slog.

@@ -249,6 +249,10 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) error 
 		return err
 	}
 	d.record(path, n)
+	if len(n.Content) == 0 {
+		v.SetZero() // an empty list and an absent one mean the same
+		return nil
+	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	var errs []error
 	for i, item := range n.Content {

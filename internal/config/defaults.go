@@ -30,6 +30,10 @@ func Default() *Config {
 				},
 			},
 		},
+		GC: GC{
+			Interval:    time.Hour,
+			GracePeriod: 24 * time.Hour,
+		},
 		HTTP: HTTP{
 			Addr:              ":5000",
 			ReadHeaderTimeout: 10 * time.Second,

@@ -34,7 +34,31 @@ func (c *Config) Validate() error {
 	add("http.readheadertimeout", checkNonNegative(c.HTTP.ReadHeaderTimeout))
 	add("http.idletimeout", checkNonNegative(c.HTTP.IdleTimeout))
 	add("http.draintimeout", checkNonNegative(c.HTTP.DrainTimeout))
+	if !c.GC.Disabled {
+		add("gc.interval", checkPositive(c.GC.Interval))
+	}
+	add("gc.graceperiod", checkNonNegative(c.GC.GracePeriod))
+	for i, p := range c.GC.Retention {
+		key := fmt.Sprintf("gc.retention[%d]", i)
+		add(key+".repositories", checkRetentionPattern(p.Repositories))
+		if p.KeepLast < 0 {
+			add(key+".keeplast", errors.New("must not be negative"))
+		}
+		add(key+".keepwithin", checkNonNegative(p.KeepWithin))
+		if p.KeepLast == 0 && p.KeepWithin == 0 && len(p.KeepTags) == 0 {
+			// A policy that keeps nothing would delete every tag: far more
+			// likely a typo than a wish.
+			add(key, errors.New("keeps no tag: set keeplast, keepwithin or keeptags"))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+func checkRetentionPattern(p string) error {
+	if p == "" {
+		return errors.New("must not be empty (use \"*\" for every repository)")
+	}
+	return nil
 }
 
 func checkVersion(v string) error {

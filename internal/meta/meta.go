@@ -82,8 +82,10 @@ type Upload struct {
 type Store interface {
 	// CommitBlob records that blob d (size bytes) exists, links it to repo
 	// (creating the repository) and removes upload session uploadID if it is
-	// not empty, in one transaction.
-	CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error
+	// not empty, in one transaction. commitBytes, if not nil, runs inside
+	// that transaction to put the bytes in place; if it fails nothing is
+	// recorded.
+	CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error
 	// BlobSize returns the size of blob d if it exists anywhere.
 	BlobSize(ctx context.Context, d digest.Digest) (int64, error)
 	// RepoBlobSize returns the size of blob d if repo may serve it.
@@ -101,8 +103,10 @@ type Store interface {
 	GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error)
 	// ResolveTag returns the digest tag points at.
 	ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error)
-	// DeleteManifest removes a manifest and every tag pointing at it.
-	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
+	// DeleteManifest removes a manifest and every tag pointing at it, and
+	// unless keepReferrers the manifests whose subject it is (recursively).
+	// It returns the digests of the manifests removed.
+	DeleteManifest(ctx context.Context, repo string, d digest.Digest, keepReferrers bool) ([]digest.Digest, error)
 	// DeleteTag removes one tag.
 	DeleteTag(ctx context.Context, repo, tag string) error
 	// Tags lists repo's tags after last in byte order, at most n (n < 0: all).
@@ -126,6 +130,10 @@ type Store interface {
 	DeleteUpload(ctx context.Context, id string) error
 	// StaleUploads lists sessions not updated since before.
 	StaleUploads(ctx context.Context, before time.Time) ([]Upload, error)
+
+	// GC runs fn in one transaction of the garbage collector, committed
+	// when commit is true and fn succeeds, rolled back otherwise.
+	GC(ctx context.Context, commit bool, fn func(GCTx) error) error
 
 	// Close releases the store's connections.
 	Close() error

@@ -103,4 +103,18 @@ var migrations = []string{
 		updated_at BIGINT NOT NULL
 	);
 	CREATE INDEX uploads_updated ON uploads(updated_at);`,
+	// 2: the garbage collector's review queue. A row is a candidate whose
+	// last reference went (fresh = 0) or that was created and is not yet
+	// referenced (fresh = 1, reviewed only after the grace period).
+	// kind: 1 repository link, 2 blob, 3 manifest; repo_id 0 for blobs.
+	`CREATE TABLE gc_queue (
+		kind INTEGER NOT NULL,
+		repo_id BIGINT NOT NULL,
+		digest TEXT NOT NULL,
+		fresh INTEGER NOT NULL,
+		enqueued_at BIGINT NOT NULL,
+		PRIMARY KEY (kind, repo_id, digest)
+	);
+	CREATE INDEX gc_queue_due ON gc_queue(fresh, enqueued_at);
+	CREATE INDEX tags_updated ON tags(repo_id, updated_at);`,
 }

@@ -121,8 +121,11 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 	return id, nil
 }
 
-// CommitBlob implements Store.
-func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+// CommitBlob implements Store. commitBytes runs inside the transaction, after
+// the rows are written and before they commit: the garbage collector removes
+// bytes inside its own transaction, so the two never interleave and a blob
+// row can never outlive its bytes.
+func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.millis()
 		if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
@@ -140,14 +143,23 @@ func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size
 				return fmt.Errorf("end upload %s: %w", uploadID, err)
 			}
 		}
+		if commitBytes != nil {
+			return commitBytes()
+		}
 		return nil
 	})
 }
 
+// link lets a repository serve a blob. A new link is a fresh garbage
+// candidate: if no manifest comes to reference it within the grace period,
+// it goes.
 func (s *SQL) link(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
-	_, err := s.exec(ctx, tx, `INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, d.String(), s.millis())
+	res, err := s.exec(ctx, tx, `INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, d.String(), s.millis())
 	if err != nil {
 		return fmt.Errorf("link blob %s: %w", d, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return s.enqueue(ctx, tx, CandidateLink, repoID, d, true)
 	}
 	return nil
 }
@@ -192,7 +204,10 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 		if err != nil {
 			return fmt.Errorf("unlink blob %s from %s: %w", d, repo, err)
 		}
-		return mustAffect(res, "blob %s in %s", d, repo)
+		if err := mustAffect(res, "blob %s in %s", d, repo); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, CandidateBlob, 0, d, false)
 	})
 }
 
@@ -210,16 +225,32 @@ func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag str
 			return err
 		}
 		if tag == "" {
-			return nil
+			// Pushed by digest: a fresh untagged candidate, kept for the
+			// grace period so an index can come to reference it.
+			return s.enqueue(ctx, tx, CandidateManifest, id, m.Digest, true)
 		}
-		_, err = s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (repo_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at`,
-			id, tag, m.Digest.String(), s.millis())
-		if err != nil {
-			return fmt.Errorf("tag %s:%s: %w", repo, tag, err)
-		}
-		return nil
+		return s.setTag(ctx, tx, id, repo, tag, m.Digest)
 	})
+}
+
+// setTag points tag at d; a manifest the tag leaves becomes an untagged
+// candidate.
+func (s *SQL) setTag(ctx context.Context, tx *sql.Tx, repoID int64, repo, tag string, d digest.Digest) error {
+	var old string
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT manifest_digest FROM tags WHERE repo_id = ? AND name = ?`), repoID, tag).Scan(&old)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("tag %s:%s: %w", repo, tag, err)
+	}
+	_, err = s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (repo_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at`,
+		repoID, tag, d.String(), s.millis())
+	if err != nil {
+		return fmt.Errorf("tag %s:%s: %w", repo, tag, err)
+	}
+	if old != "" && old != d.String() {
+		return s.enqueue(ctx, tx, CandidateManifest, repoID, digest.Digest(old), false)
+	}
+	return nil
 }
 
 // checkRefs returns *MissingRefsError naming every reference repo lacks.
@@ -295,36 +326,134 @@ func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, 
 }
 
 // DeleteManifest implements Store.
-func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest, keepReferrers bool) ([]digest.Digest, error) {
+	var deleted []digest.Digest
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id)
 		if err := notFound(err, "repository %s", repo); err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM tags WHERE repo_id = ? AND manifest_digest = ?`, id, d.String()); err != nil {
-			return fmt.Errorf("delete tags of %s: %w", d, err)
-		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`, id, d.String()); err != nil {
-			return fmt.Errorf("delete references of %s: %w", d, err)
-		}
-		res, err := s.exec(ctx, tx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, id, d.String())
+		deleted, err = s.deleteManifestTx(ctx, tx, id, d, keepReferrers)
 		if err != nil {
-			return fmt.Errorf("delete manifest %s: %w", d, err)
+			return err
 		}
-		return mustAffect(res, "manifest %s in %s", d, repo)
+		if len(deleted) == 0 {
+			return fmt.Errorf("manifest %s in %s: %w", d, repo, ErrNotFound)
+		}
+		return nil
 	})
+	return deleted, err
+}
+
+// deleteManifestTx removes a manifest, its tags and references, and unless
+// keepReferrers the manifests whose subject it is, recursively. What it
+// referenced becomes garbage candidates. It returns the manifests removed.
+func (s *SQL) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, keepReferrers bool) ([]digest.Digest, error) {
+	refs, err := s.manifestRefs(ctx, tx, repoID, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range []string{
+		`DELETE FROM tags WHERE repo_id = ? AND manifest_digest = ?`,
+		`DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`,
+	} {
+		if _, err := s.exec(ctx, tx, q, repoID, d.String()); err != nil {
+			return nil, fmt.Errorf("delete manifest %s: %w", d, err)
+		}
+	}
+	res, err := s.exec(ctx, tx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, repoID, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("delete manifest %s: %w", d, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	for _, ref := range refs {
+		kind := CandidateLink
+		if ref.Kind == RefManifest {
+			kind = CandidateManifest
+		}
+		if err := s.enqueue(ctx, tx, kind, repoID, ref.Digest, false); err != nil {
+			return nil, err
+		}
+	}
+	deleted := []digest.Digest{d}
+	if keepReferrers {
+		return deleted, nil
+	}
+	referrers, err := s.referrerDigests(ctx, tx, repoID, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range referrers {
+		more, err := s.deleteManifestTx(ctx, tx, repoID, r, false)
+		if err != nil {
+			return nil, err
+		}
+		deleted = append(deleted, more...)
+	}
+	return deleted, nil
+}
+
+// manifestRefs lists what a manifest references.
+func (s *SQL) manifestRefs(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) ([]Ref, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`), repoID, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("references of %s: %w", d, err)
+	}
+	defer rows.Close()
+	var refs []Ref
+	for rows.Next() {
+		var r Ref
+		var dg string
+		if err := rows.Scan(&dg, &r.Kind); err != nil {
+			return nil, fmt.Errorf("references of %s: %w", d, err)
+		}
+		r.Digest = digest.Digest(dg)
+		refs = append(refs, r)
+	}
+	return refs, rows.Err()
+}
+
+// referrerDigests lists the manifests of a repository whose subject is d.
+func (s *SQL) referrerDigests(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) ([]digest.Digest, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT digest FROM manifests WHERE repo_id = ? AND subject = ?`), repoID, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", d, err)
+	}
+	defer rows.Close()
+	var out []digest.Digest
+	for rows.Next() {
+		var dg string
+		if err := rows.Scan(&dg); err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", d, err)
+		}
+		out = append(out, digest.Digest(dg))
+	}
+	return out, rows.Err()
 }
 
 // DeleteTag implements Store.
 func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `DELETE FROM tags WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`, tag, repo)
-		if err != nil {
-			return fmt.Errorf("delete tag %s:%s: %w", repo, tag, err)
-		}
-		return mustAffect(res, "tag %s:%s", repo, tag)
+		return s.deleteTagTx(ctx, tx, repo, tag)
 	})
+}
+
+// deleteTagTx removes a tag; its manifest becomes an untagged candidate.
+func (s *SQL) deleteTagTx(ctx context.Context, tx *sql.Tx, repo, tag string) error {
+	var repoID int64
+	var d string
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT t.repo_id, t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repo_id
+		WHERE r.name = ? AND t.name = ?`), repo, tag).Scan(&repoID, &d)
+	if err := notFound(err, "tag %s:%s", repo, tag); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, tx, `DELETE FROM tags WHERE repo_id = ? AND name = ?`, repoID, tag); err != nil {
+		return fmt.Errorf("delete tag %s:%s: %w", repo, tag, err)
+	}
+	return s.enqueue(ctx, tx, CandidateManifest, repoID, digest.Digest(d), false)
 }
 
 // Tags implements Store.

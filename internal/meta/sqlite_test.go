@@ -80,7 +80,7 @@ func TestSQLiteReopen(t *testing.T) {
 
 	s := openSQLite(t, path)
 	layer := digest.FromString("layer")
-	if err := s.CommitBlob(ctx, "library/app", layer, 1234, ""); err != nil {
+	if err := s.CommitBlob(ctx, "library/app", layer, 1234, "", nil); err != nil {
 		t.Fatalf("CommitBlob: %v", err)
 	}
 	payload := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)

@@ -132,7 +132,11 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo, ref string) error {
 		if d, err = ParseDigest(ref); err != nil {
 			return err
 		}
-		err = r.meta.DeleteManifest(ctx, repo, d)
+		var deleted []digest.Digest
+		deleted, err = r.meta.DeleteManifest(ctx, repo, d, r.opts.KeepReferrers)
+		if len(deleted) > 1 {
+			r.log.InfoContext(ctx, "deleted manifest with its referrers", "repo", repo, "digest", d, "referrers", deleted[1:])
+		}
 	} else {
 		if err = ValidateTag(ref); err != nil {
 			return err

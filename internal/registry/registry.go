@@ -19,8 +19,11 @@ const DefaultMaxManifestSize = 4 << 20
 
 // Options are the registry's behaviour switches.
 type Options struct {
-	DeleteEnabled   bool
-	ReadOnly        bool
+	DeleteEnabled bool
+	ReadOnly      bool
+	// KeepReferrers keeps a deleted manifest's referrers (signatures,
+	// SBOMs); by default they are deleted with it.
+	KeepReferrers   bool
 	MaxManifestSize int64
 }
 

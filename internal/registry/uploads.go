@@ -179,11 +179,8 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		r.discardUpload(ctx, id)
 		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
 	}
-	if err := r.blobs.CommitUpload(ctx, id, u.Offset, d); err != nil {
-		return BlobInfo{}, wrap(err, "commit blob")
-	}
-	if err := r.meta.CommitBlob(ctx, repo, d, u.Offset, id); err != nil {
-		return BlobInfo{}, wrap(err, "record blob")
+	if err := r.commitBlob(ctx, repo, id, d, u.Offset, id); err != nil {
+		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: u.Offset}, nil
 }
@@ -228,14 +225,21 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		r.blobs.CancelUpload(ctx, id)
 		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
 	}
-	if err := r.blobs.CommitUpload(ctx, id, n, d); err != nil {
+	if err := r.commitBlob(ctx, repo, id, d, n, ""); err != nil {
 		r.blobs.CancelUpload(ctx, id)
-		return BlobInfo{}, wrap(err, "commit blob")
-	}
-	if err := r.meta.CommitBlob(ctx, repo, d, n, ""); err != nil {
-		return BlobInfo{}, wrap(err, "record blob")
+		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: n}, nil
+}
+
+// commitBlob records blob d in repo and moves the upload's bytes into place
+// inside the same metadata transaction, so garbage collection, which removes
+// bytes inside its own transaction, can never interleave with it.
+func (r *Registry) commitBlob(ctx context.Context, repo, uploadID string, d digest.Digest, size int64, session string) error {
+	err := r.meta.CommitBlob(ctx, repo, d, size, session, func() error {
+		return r.blobs.CommitUpload(ctx, uploadID, size, d)
+	})
+	return wrap(err, "commit blob %s", d)
 }
 
 // CancelUpload ends an upload session and discards its bytes.

@@ -17,6 +17,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/api"
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/config"
+	"github.com/wharf-registry/wharf/internal/gc"
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
@@ -28,25 +29,52 @@ type Server struct {
 	meta meta.Store
 	reg  *registry.Registry
 	http *http.Server
+	gc   *gc.Collector
 }
 
 // MetadataPath is where the embedded SQLite metadata lives under the root.
 func MetadataPath(root string) string { return filepath.Join(root, "metadata", "wharf.db") }
 
-// New opens the stores named by cfg and builds the HTTP server.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+// OpenStores opens the blob and metadata stores cfg names. The caller
+// closes the metadata store.
+func OpenStores(ctx context.Context, cfg *config.Config) (blob.Store, meta.Store, error) {
 	root := cfg.Storage.Filesystem.RootDirectory
 	blobs, err := blob.NewFilesystem(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	md, err := meta.OpenSQLite(ctx, MetadataPath(root))
+	if err != nil {
+		return nil, nil, err
+	}
+	return blobs, md, nil
+}
+
+// GCOptions are the garbage collector's options from cfg.
+func GCOptions(cfg *config.Config) gc.Options {
+	opts := gc.Options{
+		GracePeriod:    cfg.GC.GracePeriod,
+		DeleteUntagged: cfg.GC.DeleteUntagged,
+		KeepReferrers:  cfg.GC.KeepReferrers,
+	}
+	for _, p := range cfg.GC.Retention {
+		opts.Retention = append(opts.Retention, gc.Policy{
+			Repositories: p.Repositories, KeepLast: p.KeepLast, KeepWithin: p.KeepWithin, KeepTags: p.KeepTags,
+		})
+	}
+	return opts
+}
+
+// New opens the stores named by cfg and builds the HTTP server.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	blobs, md, err := OpenStores(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	reg := registry.New(blobs, md, registry.Options{
 		DeleteEnabled: cfg.Storage.Delete.Enabled,
 		ReadOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
+		KeepReferrers: cfg.GC.KeepReferrers,
 	}, log)
 	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled})
 	srv := &http.Server{
@@ -60,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv}, nil
+	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log)}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -80,6 +108,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.purgeLoop(bg)
+	go s.gcLoop(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
@@ -118,6 +147,35 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Info("upload purge done", "purged", n, "dryrun", p.DryRun)
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// gcLoop runs a garbage collection pass every gc.interval. The first pass
+// sweeps the whole store, catching anything a crash kept out of the queue;
+// later passes review only the queue.
+func (s *Server) gcLoop(ctx context.Context) {
+	if s.cfg.GC.Disabled || s.cfg.Storage.Maintenance.ReadOnly.Enabled {
+		return
+	}
+	opts := GCOptions(s.cfg)
+	opts.Sweep = true
+	t := time.NewTicker(s.cfg.GC.Interval)
+	defer t.Stop()
+	for {
+		rep, err := s.gc.Run(ctx, opts, nil)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("garbage collection failed", "err", err)
+		case rep.Tags+rep.Manifests+rep.Links+rep.Blobs > 0:
+			s.log.Info("garbage collection done", "tags", rep.Tags, "manifests", rep.Manifests,
+				"links", rep.Links, "blobs", rep.Blobs, "bytes_freed", rep.Bytes, "duration", rep.Duration)
+		}
+		opts.Sweep = false
 		select {
 		case <-ctx.Done():
 			return

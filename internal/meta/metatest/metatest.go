@@ -7,6 +7,7 @@ package metatest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -78,7 +79,7 @@ func blobDigest(name string) digest.Digest { return digest.FromString("blob:" + 
 func commitBlob(t *testing.T, s meta.Store, repo, name string, size int64) digest.Digest {
 	t.Helper()
 	d := blobDigest(name)
-	if err := s.CommitBlob(t.Context(), repo, d, size, ""); err != nil {
+	if err := s.CommitBlob(t.Context(), repo, d, size, "", nil); err != nil {
 		t.Fatalf("CommitBlob(%q, %s, %d): %v", repo, d, size, err)
 	}
 	return d
@@ -244,10 +245,10 @@ func testCommitBlob(t *testing.T, s meta.Store) {
 	}
 
 	// Committing again, and in another repository, is fine and keeps the size.
-	if err := s.CommitBlob(ctx, "library/alpine", d, 1234, ""); err != nil {
+	if err := s.CommitBlob(ctx, "library/alpine", d, 1234, "", nil); err != nil {
 		t.Errorf("CommitBlob again: %v", err)
 	}
-	if err := s.CommitBlob(ctx, "other", d, 1234, ""); err != nil {
+	if err := s.CommitBlob(ctx, "other", d, 1234, "", nil); err != nil {
 		t.Errorf("CommitBlob in a second repository: %v", err)
 	}
 	checkRepoBlob(t, s, "library/alpine", d, 1234)
@@ -325,7 +326,7 @@ func testCommitBlobEndsUpload(t *testing.T, s meta.Store) {
 		}
 	}
 	d := blobDigest("uploaded")
-	if err := s.CommitBlob(ctx, "r", d, 99, "up-1"); err != nil {
+	if err := s.CommitBlob(ctx, "r", d, 99, "up-1", nil); err != nil {
 		t.Fatalf("CommitBlob with upload: %v", err)
 	}
 	_, err := s.GetUpload(ctx, "", "up-1")
@@ -337,7 +338,7 @@ func testCommitBlobEndsUpload(t *testing.T, s meta.Store) {
 
 	// An upload id with no session does not make the commit fail.
 	d2 := blobDigest("uploaded-2")
-	if err := s.CommitBlob(ctx, "r", d2, 3, "no-such-upload"); err != nil {
+	if err := s.CommitBlob(ctx, "r", d2, 3, "no-such-upload", nil); err != nil {
 		t.Errorf("CommitBlob with an unknown upload id: %v; want nil", err)
 	}
 	checkRepoBlob(t, s, "r", d2, 3)
@@ -461,7 +462,7 @@ func testPutManifestIdempotent(t *testing.T, s meta.Store) {
 		t.Errorf("Tags = %v, want [latest v1]", tags)
 	}
 	// One delete removes it: it was stored once.
-	if err := s.DeleteManifest(t.Context(), "idem", m.Digest); err != nil {
+	if err := deleteManifest(s, t.Context(), "idem", m.Digest); err != nil {
 		t.Fatalf("DeleteManifest: %v", err)
 	}
 	checkNoManifest(t, s, "idem", m.Digest)
@@ -546,7 +547,7 @@ func testDeleteManifest(t *testing.T, s meta.Store) {
 	put(t, s, "del", m1, "v2")
 	put(t, s, "del", m2, "v3")
 
-	if err := s.DeleteManifest(ctx, "del", m1.Digest); err != nil {
+	if err := deleteManifest(s, ctx, "del", m1.Digest); err != nil {
 		t.Fatalf("DeleteManifest: %v", err)
 	}
 	checkNoManifest(t, s, "del", m1.Digest)
@@ -559,9 +560,9 @@ func testDeleteManifest(t *testing.T, s meta.Store) {
 	}
 	checkRepoBlob(t, s, "del", cfg, 1) // blob links are not the manifest's
 
-	wantNotFound(t, "DeleteManifest again", s.DeleteManifest(ctx, "del", m1.Digest))
-	wantNotFound(t, "DeleteManifest of an unknown digest", s.DeleteManifest(ctx, "del", digest.FromString("nope")))
-	wantNotFound(t, "DeleteManifest in an unknown repository", s.DeleteManifest(ctx, "nowhere", m2.Digest))
+	wantNotFound(t, "DeleteManifest again", deleteManifest(s, ctx, "del", m1.Digest))
+	wantNotFound(t, "DeleteManifest of an unknown digest", deleteManifest(s, ctx, "del", digest.FromString("nope")))
+	wantNotFound(t, "DeleteManifest in an unknown repository", deleteManifest(s, ctx, "nowhere", m2.Digest))
 
 	// The deleted manifest, references and all, may be pushed again.
 	put(t, s, "del", m1, "v1")
@@ -571,7 +572,7 @@ func testDeleteManifest(t *testing.T, s meta.Store) {
 	// Deleting a manifest in one repository leaves the same one in another.
 	commitBlob(t, s, "del2", "config", 1)
 	put(t, s, "del2", m1, "v1")
-	if err := s.DeleteManifest(ctx, "del", m1.Digest); err != nil {
+	if err := deleteManifest(s, ctx, "del", m1.Digest); err != nil {
 		t.Fatalf("DeleteManifest: %v", err)
 	}
 	checkManifest(t, s, "del2", m1)
@@ -797,7 +798,7 @@ func testReferrers(t *testing.T, s meta.Store) {
 	}
 
 	// A deleted referrer is no longer listed.
-	if err := s.DeleteManifest(ctx, "app", sig.Digest); err != nil {
+	if err := deleteManifest(s, ctx, "app", sig.Digest); err != nil {
 		t.Fatalf("DeleteManifest: %v", err)
 	}
 	refs, err = s.Referrers(ctx, "app", subject.Digest)
@@ -988,7 +989,7 @@ func testConcurrentPushes(t *testing.T, s meta.Store) {
 		repo := repoName(i)
 		own := blobDigest(repo)
 		for _, d := range []digest.Digest{shared, own} {
-			if err := s.CommitBlob(ctx, repo, d, int64(len(d)), ""); err != nil {
+			if err := s.CommitBlob(ctx, repo, d, int64(len(d)), "", nil); err != nil {
 				t.Errorf("CommitBlob(%q, %s): %v", repo, d, err)
 				return
 			}
@@ -1043,4 +1044,10 @@ func testConcurrentAdvance(t *testing.T, s meta.Store) {
 		t.Errorf("upload = offset %d state %q, want the winner's: offset %d state %q",
 			u.Offset, u.HashState, 10+winner, fmt.Sprint(winner))
 	}
+}
+
+// deleteManifest deletes a manifest and the referrers of it.
+func deleteManifest(s meta.Store, ctx context.Context, repo string, d digest.Digest) error {
+	_, err := s.DeleteManifest(ctx, repo, d, false)
+	return err
 }

@@ -1,0 +1,77 @@
+// Command wharf-bench measures wharf side by side with distribution
+// (Debian's docker-registry 2.8.2) on loopback, or, with -scale, how
+// wharf's listings and manifest reads behave as its metadata grows.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wharf-registry/wharf/internal/bench"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "wharf-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wharf-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		o       bench.Options
+		only    string
+		scale   bool
+		budget  time.Duration
+		maxRepo int
+		tags    int
+		timeout time.Duration
+	)
+	fs.StringVar(&o.WharfBin, "wharf", "bin/wharf", "path of the wharf binary")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds per workload (wharf, distribution alternate; medians reported)")
+	fs.StringVar(&only, "only", "", "comma-separated workloads to run: "+strings.Join(bench.WorkloadNames(), ","))
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the timed workloads")
+	fs.BoolVar(&o.Quick, "quick", false, "small sizes for a smoke run (4x16 MiB layers, 100 images, 2s)")
+	fs.BoolVar(&o.WharfOnly, "wharf-only", false, "run against wharf only")
+	fs.StringVar(&o.Out, "out", "", "also write the table as Markdown to this file")
+	fs.StringVar(&o.TmpDir, "tmp", os.TempDir(), "parent directory of the servers' storage")
+	fs.BoolVar(&scale, "scale", false, "scale run: fill wharf with many repositories and tags, report latencies")
+	fs.DurationVar(&budget, "scale-budget", 15*time.Minute, "time allowed for filling in the scale run")
+	fs.IntVar(&maxRepo, "scale-repos", 100000, "repositories to reach in the scale run (stages at 1k, 10k, 100k)")
+	fs.IntVar(&tags, "scale-tags", 10, "tags per repository in the scale run")
+	fs.DurationVar(&timeout, "timeout", 90*time.Minute, "abort the whole run after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.Rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1")
+	}
+	if only != "" {
+		o.Only = strings.Split(only, ",")
+	}
+	o.Stdout, o.Stderr = stdout, stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if scale {
+		return bench.Scale(ctx, bench.ScaleOptions{
+			WharfBin: o.WharfBin, TmpDir: o.TmpDir, Out: o.Out, Quick: o.Quick,
+			Budget: budget, MaxRepos: maxRepo, TagsPerRepo: tags,
+			Stdout: stdout, Stderr: stderr,
+		})
+	}
+	return bench.Run(ctx, o)
+}

@@ -1,0 +1,362 @@
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// CandidateKind says what a garbage candidate is.
+type CandidateKind int
+
+// Candidate kinds, as stored in gc_queue.kind.
+const (
+	CandidateLink     CandidateKind = 1 // a repository's link to a blob
+	CandidateBlob     CandidateKind = 2 // a blob (bytes and row)
+	CandidateManifest CandidateKind = 3 // a manifest that may be untagged
+)
+
+func (k CandidateKind) String() string {
+	switch k {
+	case CandidateLink:
+		return "link"
+	case CandidateBlob:
+		return "blob"
+	case CandidateManifest:
+		return "manifest"
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Candidate is one entry of the garbage collector's review queue.
+type Candidate struct {
+	Kind       CandidateKind
+	RepoID     int64
+	Repo       string // empty for blobs
+	Digest     digest.Digest
+	Fresh      bool // created, never referenced yet: reviewed after the grace period
+	EnqueuedAt int64
+}
+
+// Removal is something the garbage collector removed (or, in a dry run,
+// would remove).
+type Removal struct {
+	Kind   CandidateKind
+	Repo   string
+	Digest digest.Digest
+	Size   int64 // bytes freed, for blobs
+}
+
+// ReviewOptions steer one review.
+type ReviewOptions struct {
+	// DeleteUntagged removes manifests no tag, index or kept subject needs.
+	DeleteUntagged bool
+	// KeepReferrers keeps the referrers of a removed manifest.
+	KeepReferrers bool
+	// RemoveBytes deletes a blob's bytes. It runs inside the transaction
+	// that removes the blob's row, after the last check that nothing
+	// references it; an error rolls the removal back.
+	RemoveBytes func(digest.Digest) error
+}
+
+// TagInfo is a tag with the time it was last pushed, for retention.
+type TagInfo struct {
+	Name      string
+	Digest    digest.Digest
+	UpdatedAt time.Time
+}
+
+// GCTx is one metadata transaction of the garbage collector.
+type GCTx interface {
+	// Due lists up to limit candidates ready for review: those whose last
+	// reference went, and fresh ones enqueued before freshBefore.
+	Due(ctx context.Context, freshBefore time.Time, limit int) ([]Candidate, error)
+	// Review claims c and removes it if nothing references it any more,
+	// checked inside this transaction. It returns what it removed; nothing
+	// when another worker claimed c first.
+	Review(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error)
+	// EnqueueUnreferenced queues everything without a reference that the
+	// queue may have missed (a full sweep), and with deleteUntagged every
+	// untagged manifest. It returns how many candidates it added.
+	EnqueueUnreferenced(ctx context.Context, deleteUntagged bool) (int, error)
+	// RetentionTags lists a repository's tags with their push times.
+	RetentionTags(ctx context.Context, repo string) ([]TagInfo, error)
+	// DeleteTag removes a tag; its manifest becomes a candidate.
+	DeleteTag(ctx context.Context, repo, tag string) error
+}
+
+// enqueue makes something a garbage candidate. A candidate queued again is
+// reset to the newer origin and time.
+func (s *SQL) enqueue(ctx context.Context, tx *sql.Tx, kind CandidateKind, repoID int64, d digest.Digest, fresh bool) error {
+	f := 0
+	if fresh {
+		f = 1
+	}
+	_, err := s.exec(ctx, tx, `INSERT INTO gc_queue (kind, repo_id, digest, fresh, enqueued_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kind, repo_id, digest) DO UPDATE SET fresh = excluded.fresh, enqueued_at = excluded.enqueued_at`,
+		int(kind), repoID, d.String(), f, s.millis())
+	if err != nil {
+		return fmt.Errorf("queue %s %s for review: %w", kind, d, err)
+	}
+	return nil
+}
+
+// GC runs fn in one write transaction, committed if commit is true and fn
+// succeeds, rolled back otherwise (a dry run sees exactly what a real run
+// would do, then undoes it).
+func (s *SQL) GC(ctx context.Context, commit bool, fn func(GCTx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("metadata: begin: %w", err)
+	}
+	if err := fn(&gcTx{s: s, tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if !commit {
+		return tx.Rollback()
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("metadata: commit: %w", err)
+	}
+	return nil
+}
+
+type gcTx struct {
+	s  *SQL
+	tx *sql.Tx
+}
+
+func (g *gcTx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return g.s.exec(ctx, g.tx, q, args...)
+}
+
+func (g *gcTx) exists(ctx context.Context, q string, args ...any) (bool, error) {
+	var one int
+	err := g.tx.QueryRowContext(ctx, g.s.d.rebind(q), args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Due implements GCTx.
+func (g *gcTx) Due(ctx context.Context, freshBefore time.Time, limit int) ([]Candidate, error) {
+	rows, err := g.tx.QueryContext(ctx, g.s.d.rebind(`SELECT q.kind, q.repo_id, COALESCE(r.name, ''), q.digest, q.fresh, q.enqueued_at
+		FROM gc_queue q LEFT JOIN repositories r ON r.id = q.repo_id
+		WHERE q.fresh = 0 OR q.enqueued_at < ?
+		ORDER BY q.kind, q.enqueued_at LIMIT ?`), freshBefore.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list garbage candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []Candidate
+	for rows.Next() {
+		var c Candidate
+		var dg string
+		var fresh int
+		if err := rows.Scan(&c.Kind, &c.RepoID, &c.Repo, &dg, &fresh, &c.EnqueuedAt); err != nil {
+			return nil, fmt.Errorf("list garbage candidates: %w", err)
+		}
+		c.Digest, c.Fresh = digest.Digest(dg), fresh == 1
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Review implements GCTx.
+func (g *gcTx) Review(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	claimed, err := g.claim(ctx, c)
+	if err != nil || !claimed {
+		return nil, err
+	}
+	switch c.Kind {
+	case CandidateLink:
+		return g.reviewLink(ctx, c)
+	case CandidateBlob:
+		return g.reviewBlob(ctx, c, opts)
+	case CandidateManifest:
+		if !opts.DeleteUntagged {
+			return nil, nil
+		}
+		return g.reviewManifest(ctx, c, opts)
+	}
+	return nil, fmt.Errorf("unknown garbage candidate kind %d", c.Kind)
+}
+
+// claim removes c from the queue; false when it is gone or was queued
+// again since it was listed (another worker has it, or it changed).
+func (g *gcTx) claim(ctx context.Context, c Candidate) (bool, error) {
+	res, err := g.exec(ctx, `DELETE FROM gc_queue WHERE kind = ? AND repo_id = ? AND digest = ? AND enqueued_at = ?`,
+		int(c.Kind), c.RepoID, c.Digest.String(), c.EnqueuedAt)
+	if err != nil {
+		return false, fmt.Errorf("claim %s %s: %w", c.Kind, c.Digest, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// reviewLink drops a repository's link to a blob no manifest there uses.
+func (g *gcTx) reviewLink(ctx context.Context, c Candidate) ([]Removal, error) {
+	used, err := g.exists(ctx, `SELECT 1 FROM manifest_refs WHERE repo_id = ? AND ref_digest = ? AND kind = ? LIMIT 1`,
+		c.RepoID, c.Digest.String(), int(RefBlob))
+	if err != nil || used {
+		return nil, wrapReview(c, err)
+	}
+	res, err := g.exec(ctx, `DELETE FROM repository_blobs WHERE repo_id = ? AND digest = ?`, c.RepoID, c.Digest.String())
+	if err != nil {
+		return nil, wrapReview(c, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	if err := g.s.enqueue(ctx, g.tx, CandidateBlob, 0, c.Digest, false); err != nil {
+		return nil, err
+	}
+	return []Removal{{Kind: CandidateLink, Repo: c.Repo, Digest: c.Digest}}, nil
+}
+
+// reviewBlob removes a blob no repository links to, bytes and row together.
+func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	linked, err := g.exists(ctx, `SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1`, c.Digest.String())
+	if err != nil || linked {
+		return nil, wrapReview(c, err)
+	}
+	var size int64
+	err = g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT size FROM blobs WHERE digest = ?`), c.Digest.String()).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapReview(c, err)
+	}
+	if _, err := g.exec(ctx, `DELETE FROM blobs WHERE digest = ?`, c.Digest.String()); err != nil {
+		return nil, wrapReview(c, err)
+	}
+	if opts.RemoveBytes != nil {
+		if err := opts.RemoveBytes(c.Digest); err != nil {
+			return nil, fmt.Errorf("remove bytes of %s: %w", c.Digest, err)
+		}
+	}
+	return []Removal{{Kind: CandidateBlob, Digest: c.Digest, Size: size}}, nil
+}
+
+// reviewManifest removes a manifest nothing keeps: no tag, no index in the
+// repository listing it, and no subject that is itself kept.
+func (g *gcTx) reviewManifest(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	var subject sql.NullString
+	err := g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT subject FROM manifests WHERE repo_id = ? AND digest = ?`),
+		c.RepoID, c.Digest.String()).Scan(&subject)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapReview(c, err)
+	}
+	checks := []struct {
+		q    string
+		args []any
+	}{
+		{`SELECT 1 FROM tags WHERE repo_id = ? AND manifest_digest = ? LIMIT 1`, []any{c.RepoID, c.Digest.String()}},
+		{`SELECT 1 FROM manifest_refs WHERE repo_id = ? AND ref_digest = ? AND kind = ? LIMIT 1`, []any{c.RepoID, c.Digest.String(), int(RefManifest)}},
+	}
+	if subject.Valid {
+		checks = append(checks, struct {
+			q    string
+			args []any
+		}{`SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?`, []any{c.RepoID, subject.String}})
+	}
+	for _, chk := range checks {
+		kept, err := g.exists(ctx, chk.q, chk.args...)
+		if err != nil || kept {
+			return nil, wrapReview(c, err)
+		}
+	}
+	deleted, err := g.s.deleteManifestTx(ctx, g.tx, c.RepoID, c.Digest, opts.KeepReferrers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Removal, len(deleted))
+	for i, d := range deleted {
+		out[i] = Removal{Kind: CandidateManifest, Repo: c.Repo, Digest: d}
+	}
+	return out, nil
+}
+
+func wrapReview(c Candidate, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("review %s %s: %w", c.Kind, c.Digest, err)
+}
+
+// EnqueueUnreferenced implements GCTx. Links keep their creation time as
+// their queue time, so the grace period still protects recent pushes.
+func (g *gcTx) EnqueueUnreferenced(ctx context.Context, deleteUntagged bool) (int, error) {
+	queries := []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO gc_queue (kind, repo_id, digest, fresh, enqueued_at)
+			SELECT ?, rb.repo_id, rb.digest, 1, rb.created_at FROM repository_blobs rb
+			WHERE NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest AND mr.kind = ?)
+			ON CONFLICT (kind, repo_id, digest) DO NOTHING`, []any{int(CandidateLink), int(RefBlob)}},
+		{`INSERT INTO gc_queue (kind, repo_id, digest, fresh, enqueued_at)
+			SELECT ?, 0, b.digest, 1, b.created_at FROM blobs b
+			WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)
+			ON CONFLICT (kind, repo_id, digest) DO NOTHING`, []any{int(CandidateBlob)}},
+	}
+	if deleteUntagged {
+		queries = append(queries, struct {
+			q    string
+			args []any
+		}{`INSERT INTO gc_queue (kind, repo_id, digest, fresh, enqueued_at)
+			SELECT ?, m.repo_id, m.digest, 1, m.created_at FROM manifests m
+			WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.manifest_digest = m.digest)
+			ON CONFLICT (kind, repo_id, digest) DO NOTHING`, []any{int(CandidateManifest)}})
+	}
+	total := 0
+	for _, q := range queries {
+		res, err := g.exec(ctx, q.q, q.args...)
+		if err != nil {
+			return total, fmt.Errorf("sweep for garbage: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
+}
+
+// RetentionTags implements GCTx.
+func (g *gcTx) RetentionTags(ctx context.Context, repo string) ([]TagInfo, error) {
+	rows, err := g.tx.QueryContext(ctx, g.s.d.rebind(`SELECT t.name, t.manifest_digest, t.updated_at FROM tags t
+		JOIN repositories r ON r.id = t.repo_id WHERE r.name = ? ORDER BY t.updated_at DESC, t.name`), repo)
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", repo, err)
+	}
+	defer rows.Close()
+	var out []TagInfo
+	for rows.Next() {
+		var t TagInfo
+		var dg string
+		var updated int64
+		if err := rows.Scan(&t.Name, &dg, &updated); err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", repo, err)
+		}
+		t.Digest, t.UpdatedAt = digest.Digest(dg), time.UnixMilli(updated)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTag implements GCTx.
+func (g *gcTx) DeleteTag(ctx context.Context, repo, tag string) error {
+	return g.s.deleteTagTx(ctx, g.tx, repo, tag)
+}
