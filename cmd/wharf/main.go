@@ -23,12 +23,14 @@ const usage = `usage:
   wharf config check CONFIG    print the effective configuration, secrets masked
   wharf garbage-collect [--dry-run] [--delete-untagged] [--quiet] [--grace D] CONFIG
                                remove unreferenced content; safe while serve runs
+  wharf scrub CONFIG           re-hash every blob and manifest, check every reference
+  wharf du CONFIG              bytes each repository references, and only it
   wharf version                print the version
 `
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
+		if !errors.Is(err, errUsage) && !errors.Is(err, errProblems) {
 			fmt.Fprintln(os.Stderr, "wharf:", err)
 		}
 		os.Exit(1)
@@ -61,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return configCheck(args[2], stdout, stderr)
 	case "garbage-collect", "gc":
 		return garbageCollect(args[1:], stdout, stderr)
+	case "scrub":
+		return scrubCmd(args[1:], stdout, stderr)
+	case "du":
+		return duCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil

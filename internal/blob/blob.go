@@ -56,4 +56,6 @@ type Store interface {
 	CancelUpload(ctx context.Context, id string) error
 	// ListUploads lists the uploads whose bytes the store holds.
 	ListUploads(ctx context.Context) ([]UploadInfo, error)
+	// Walk calls fn for every committed blob, in no particular order.
+	Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error
 }

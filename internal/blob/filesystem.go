@@ -269,3 +269,37 @@ func (f *Filesystem) ListUploads(_ context.Context) ([]UploadInfo, error) {
 	}
 	return out, nil
 }
+
+// Walk implements Store. Files whose names are not valid digests (stray
+// temporary files, say) are skipped.
+func (f *Filesystem) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
+	base := filepath.Join(f.root, "blobs")
+	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(base, path)
+		if err != nil {
+			return err
+		}
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		if len(parts) != 3 {
+			return nil
+		}
+		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[0]), parts[2])
+		if d.Validate() != nil || parts[1] != parts[2][:2] {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil // removed while walking
+		}
+		return fn(d, info.Size())
+	})
+}

@@ -131,6 +131,8 @@ type Store interface {
 	// StaleUploads lists sessions not updated since before.
 	StaleUploads(ctx context.Context, before time.Time) ([]Upload, error)
 
+	Inspector
+
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.
 	GC(ctx context.Context, commit bool, fn func(GCTx) error) error
