@@ -60,7 +60,7 @@ func garbageCollect(args []string, stdout, stderr io.Writer) error {
 		opts.GracePeriod = *grace
 	}
 	progress := newProgress(stdout, stderr, *quiet)
-	rep, err := gc.New(md, blobs, log).Run(ctx, opts, func(e gc.Event) {
+	rep, err := gc.New(md, blobs, log, nil).Run(ctx, opts, func(e gc.Event) {
 		if !*quiet {
 			fmt.Fprintln(stdout, formatEvent(e, *dryRun))
 		}

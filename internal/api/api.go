@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -20,6 +21,8 @@ type Options struct {
 	BodyIdleTimeout time.Duration
 	// AccessLog writes one line per request.
 	AccessLog bool
+	// Metrics counts requests per endpoint; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Handler serves the distribution API.
@@ -45,6 +48,12 @@ func New(reg *registry.Registry, log *slog.Logger, opts Options) http.Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt := parseRoute(r.URL.Path)
+	if h.opts.Metrics != nil {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		w = rec
+		defer func() { h.opts.Metrics.Request(rt.kind.String(), r.Method, rec.status, time.Since(start)) }()
+	}
 	if rt.kind == routeUnknown {
 		writeError(w, r, h.log, &registry.Error{Code: codeNotFound, Message: "no such API endpoint: " + r.URL.Path})
 		return

@@ -17,6 +17,29 @@ const (
 	routeReferrers
 )
 
+// String names the endpoint in metrics.
+func (k routeKind) String() string {
+	switch k {
+	case routeBase:
+		return "base"
+	case routeCatalog:
+		return "catalog"
+	case routeManifest:
+		return "manifest"
+	case routeBlob:
+		return "blob"
+	case routeUploads:
+		return "upload_start"
+	case routeUpload:
+		return "upload"
+	case routeTags:
+		return "tags"
+	case routeReferrers:
+		return "referrers"
+	}
+	return "unknown"
+}
+
 // route is a parsed request path: the endpoint, the repository name and the
 // reference (tag, digest or upload id) where the endpoint has one.
 type route struct {

@@ -115,8 +115,22 @@ type HTTP struct {
 	Prefix string `yaml:"prefix"`
 	Host   string `yaml:"host"`
 	Secret string `yaml:"secret"`
+	Debug  Debug  `yaml:"debug"`
 	// wharf additions: server timeouts.
 	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
 	IdleTimeout       time.Duration `yaml:"idletimeout"`
 	DrainTimeout      time.Duration `yaml:"draintimeout"`
+}
+
+// Debug is distribution's debug listener: Prometheus metrics and pprof,
+// on an address of its own (keep it on loopback or a private network).
+type Debug struct {
+	Addr       string     `yaml:"addr"`
+	Prometheus Prometheus `yaml:"prometheus"`
+}
+
+// Prometheus enables the metrics endpoint on the debug listener.
+type Prometheus struct {
+	Enabled bool   `yaml:"enabled"`
+	Path    string `yaml:"path"`
 }

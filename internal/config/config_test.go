@@ -356,7 +356,6 @@ func TestWarnings(t *testing.T) {
 			"config: storage.s3 is not implemented yet; ignored (line 15)",
 			"config: http.tls is not implemented yet; ignored (line 22)",
 			"config: http.headers is not implemented yet; ignored (line 24)",
-			"config: http.debug is not implemented yet; ignored (line 26)",
 			"config: notifications is not implemented yet; ignored (line 28)",
 			"config: health is not implemented yet; ignored (line 30)",
 			"config: proxy is not implemented yet; ignored (line 33)",

@@ -42,7 +42,6 @@ func notImplemented(path string) bool {
 		"http.net",
 		"http.relativeurls",
 		"http.tls",
-		"http.debug",
 		"http.headers",
 		"http.http2",
 		"http.h2c":

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/meta"
+	"github.com/wharf-registry/wharf/internal/metrics"
 )
 
 const (
@@ -89,15 +90,16 @@ func (r *Report) add(e Event) {
 
 // Collector runs garbage collection passes.
 type Collector struct {
-	meta  meta.Store
-	blobs blob.Store
-	log   *slog.Logger
-	now   func() time.Time
+	meta    meta.Store
+	blobs   blob.Store
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
 }
 
-// New returns a collector over the stores.
-func New(md meta.Store, blobs blob.Store, log *slog.Logger) *Collector {
-	return &Collector{meta: md, blobs: blobs, log: log, now: time.Now}
+// New returns a collector over the stores; m may be nil.
+func New(md meta.Store, blobs blob.Store, log *slog.Logger, m *metrics.Metrics) *Collector {
+	return &Collector{meta: md, blobs: blobs, log: log, metrics: m, now: time.Now}
 }
 
 // Run makes one pass. onEvent, if not nil, is called for each removal as it
@@ -107,6 +109,9 @@ func (c *Collector) Run(ctx context.Context, opts Options, onEvent func(Event)) 
 	var rep Report
 	emit := func(e Event) {
 		rep.add(e)
+		if !opts.DryRun {
+			c.metrics.GCRemoved(e.Kind, e.Size)
+		}
 		if onEvent != nil {
 			onEvent(e)
 		}
@@ -122,6 +127,9 @@ func (c *Collector) Run(ctx context.Context, opts Options, onEvent func(Event)) 
 		err = c.pass(ctx, nil, c.blobs, opts, emit)
 	}
 	rep.Duration = c.now().Sub(start)
+	if !opts.DryRun {
+		c.metrics.GCPass(err)
+	}
 	return rep, err
 }
 

@@ -11,25 +11,54 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wharf-registry/wharf/internal/api"
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/gc"
 	"github.com/wharf-registry/wharf/internal/meta"
+	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
 // Server is a configured wharf, ready to serve.
 type Server struct {
-	cfg  *config.Config
-	log  *slog.Logger
-	meta meta.Store
-	reg  *registry.Registry
-	http *http.Server
-	gc   *gc.Collector
+	cfg     *config.Config
+	log     *slog.Logger
+	meta    meta.Store
+	reg     *registry.Registry
+	http    *http.Server
+	gc      *gc.Collector
+	metrics *metrics.Metrics
+	debug   *http.Server // nil unless http.debug.addr is set
+}
+
+// debugServer serves Prometheus metrics (when enabled) and pprof on
+// http.debug.addr, apart from the registry's own listener.
+func debugServer(cfg config.Debug, reg *prometheus.Registry) *http.Server {
+	if cfg.Addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	if cfg.Prometheus.Enabled {
+		path := cfg.Prometheus.Path
+		if path == "" {
+			path = "/metrics"
+		}
+		mux.Handle(path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &http.Server{Addr: cfg.Addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
 // MetadataPath is where the embedded SQLite metadata lives under the root.
@@ -71,12 +100,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	promReg := prometheus.NewRegistry()
+	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{
 		DeleteEnabled: cfg.Storage.Delete.Enabled,
 		ReadOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
 		KeepReferrers: cfg.GC.KeepReferrers,
 	}, log)
-	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled})
+	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled, Metrics: m})
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -88,7 +119,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log)}, nil
+	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
+		metrics: m, debug: debugServer(cfg.HTTP.Debug, promReg)}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -109,6 +141,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go s.purgeLoop(bg)
 	go s.gcLoop(bg)
+	if s.debug != nil {
+		go s.serveDebug()
+		defer s.debug.Close()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
@@ -132,6 +168,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+func (s *Server) serveDebug() {
+	s.log.Info("debug listener (metrics, pprof)", "addr", s.debug.Addr)
+	if err := s.debug.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("debug listener failed", "addr", s.debug.Addr, "err", err)
+	}
+}
+
 // purgeLoop removes stale uploads per storage.maintenance.uploadpurging.
 func (s *Server) purgeLoop(ctx context.Context) {
 	p := s.cfg.Storage.Maintenance.UploadPurging
@@ -142,6 +185,9 @@ func (s *Server) purgeLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n, err := s.reg.PurgeUploads(ctx, p.Age, p.DryRun)
+		if !p.DryRun {
+			s.metrics.UploadsPurged(n)
+		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("upload purge failed", "err", err)
 		} else if n > 0 {
