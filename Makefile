@@ -1,0 +1,72 @@
+# wharf: build, run and test.
+#
+# `make test` is the project's one test command (CI runs it through .ci/run):
+# go vet, then every package's tests, the end-to-end suite and the OCI
+# conformance suite included.
+#
+# Tests that need outside services (PostgreSQL, an S3 server) get them from
+# TEST_WRAPPER: a script that starts the services, exports where they listen
+# (environment variables the tests read), runs its arguments as a command and
+# stops the services again. It is used when the file exists, e.g.
+#   scripts/test-services.sh go test ./...
+# With no such script the tests run bare, and tests that need a service they
+# do not find skip themselves.
+
+GO           ?= go
+BIN          ?= bin/wharf
+CONFIG       ?=
+TEST_TIMEOUT ?= 25m
+TEST_FLAGS   ?=
+PKGS         ?= ./...
+TEST_WRAPPER ?= $(wildcard scripts/test-services.sh)
+
+.PHONY: all build run test vet unit conformance bench clean
+
+all: build
+
+## build: compile the wharf binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/wharf
+
+## run: build, then serve (CONFIG=path/to/config.yml, else the defaults)
+run: build
+	./$(BIN) serve $(CONFIG)
+
+## test: vet and run every test (the single test command)
+test: vet
+	$(TEST_WRAPPER) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+
+## vet: go vet over every package
+vet:
+	$(GO) vet $(PKGS)
+
+## unit: the quick tests only (-short: no conformance suite)
+unit:
+	$(TEST_WRAPPER) $(GO) test -count=1 -short -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+
+## conformance: the OCI distribution-spec conformance suite against wharf
+## (OCI_RESULTS_OUT=dir keeps junit.xml and report.html)
+conformance:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run TestOCIConformance -v ./test/e2e/
+
+## bench: wharf side by side with distribution 2.8.2 (Debian's docker-registry,
+## installed when missing); BENCH_FLAGS=-quick, -only push-small,mount, ...
+bench:
+	$(GO) build -o $(BIN) ./cmd/wharf
+	$(GO) build -o bin/wharf-bench ./cmd/wharf-bench
+	./bin/wharf-bench -wharf $(BIN) -out bin/bench.md $(BENCH_FLAGS)
+
+## bench-scale: fill one wharf with up to 100,000 repositories and 1,000,000
+## tags; catalog, tag-list and manifest latency at 1k, 10k, 100k repositories
+bench-scale:
+	$(GO) build -o $(BIN) ./cmd/wharf
+	$(GO) build -o bin/wharf-bench ./cmd/wharf-bench
+	./bin/wharf-bench -scale -wharf $(BIN) -out bin/bench-scale.md $(BENCH_FLAGS)
+
+## gobench: the Go benchmarks only, no tests
+gobench:
+	$(GO) test -run '^$$' -bench . $(PKGS)
+
+## clean: remove built binaries and the conformance suite's build cache
+clean:
+	rm -rf bin .cache/conformance
