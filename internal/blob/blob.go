@@ -21,6 +21,12 @@ type Content interface {
 	io.ReadSeekCloser
 }
 
+// UploadState is a backend's own record of an upload in progress, such as
+// an object store's multipart upload id and parts. The registry keeps it in
+// the metadata store with the upload session and hands it back on every
+// call, so any process may continue the upload. The filesystem needs none.
+type UploadState []byte
+
 // UploadInfo describes upload bytes found in the store, for purging uploads
 // whose session row is gone.
 type UploadInfo struct {
@@ -42,18 +48,21 @@ type Store interface {
 	// WriteUpload writes r to upload id starting at offset, discarding any
 	// bytes past offset left by an earlier interrupted write, and makes what
 	// it wrote durable before returning. It returns the bytes written, which
-	// may be fewer than r holds when r fails; those bytes are kept.
-	WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error)
+	// may be fewer than r holds when r fails; those bytes are kept. state is
+	// what the previous call returned (nil for a new upload); the caller
+	// keeps the returned state with the upload session.
+	WriteUpload(ctx context.Context, id string, state UploadState, offset int64, r io.Reader) (int64, UploadState, error)
 	// UploadSize returns how many bytes upload id holds (0 if it has none).
-	UploadSize(ctx context.Context, id string) (int64, error)
-	// OpenUpload reads upload id's bytes, e.g. to hash them with another
-	// algorithm than the one computed while streaming.
-	OpenUpload(ctx context.Context, id string) (io.ReadCloser, error)
+	UploadSize(ctx context.Context, id string, state UploadState) (int64, error)
+	// OpenUpload reads the first size bytes of upload id, e.g. to hash them
+	// with another algorithm than the one computed while streaming.
+	OpenUpload(ctx context.Context, id string, state UploadState, size int64) (io.ReadCloser, error)
 	// CommitUpload makes the first size bytes of upload id the blob d. The
 	// caller has verified the digest. The upload's bytes are gone afterwards.
-	CommitUpload(ctx context.Context, id string, size int64, d digest.Digest) error
-	// CancelUpload discards upload id's bytes. A missing upload is not an error.
-	CancelUpload(ctx context.Context, id string) error
+	CommitUpload(ctx context.Context, id string, state UploadState, size int64, d digest.Digest) error
+	// CancelUpload discards upload id's bytes. A missing upload is not an
+	// error; state may be nil when the session's record is lost.
+	CancelUpload(ctx context.Context, id string, state UploadState) error
 	// ListUploads lists the uploads whose bytes the store holds.
 	ListUploads(ctx context.Context) ([]UploadInfo, error)
 	// Walk calls fn for every committed blob, in no particular order.

@@ -86,7 +86,12 @@ func (f *Filesystem) Delete(_ context.Context, d digest.Digest) error {
 }
 
 // WriteUpload implements Store.
-func (f *Filesystem) WriteUpload(_ context.Context, id string, offset int64, r io.Reader) (int64, error) {
+func (f *Filesystem) WriteUpload(_ context.Context, id string, _ UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
+	n, err := f.writeUpload(id, offset, r)
+	return n, nil, err
+}
+
+func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, error) {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return 0, err
@@ -153,7 +158,7 @@ func fill(r io.Reader, buf []byte) (int, error) {
 }
 
 // UploadSize implements Store.
-func (f *Filesystem) UploadSize(_ context.Context, id string) (int64, error) {
+func (f *Filesystem) UploadSize(_ context.Context, id string, _ UploadState) (int64, error) {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return 0, err
@@ -169,7 +174,7 @@ func (f *Filesystem) UploadSize(_ context.Context, id string) (int64, error) {
 }
 
 // OpenUpload implements Store.
-func (f *Filesystem) OpenUpload(_ context.Context, id string) (io.ReadCloser, error) {
+func (f *Filesystem) OpenUpload(_ context.Context, id string, _ UploadState, _ int64) (io.ReadCloser, error) {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return nil, err
@@ -187,7 +192,7 @@ func (f *Filesystem) OpenUpload(_ context.Context, id string) (io.ReadCloser, er
 
 // CommitUpload implements Store: fsync, then rename into place, then fsync
 // the directory so the new name survives a crash.
-func (f *Filesystem) CommitUpload(_ context.Context, id string, size int64, d digest.Digest) error {
+func (f *Filesystem) CommitUpload(_ context.Context, id string, _ UploadState, size int64, d digest.Digest) error {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return err
@@ -242,7 +247,7 @@ func syncDir(dir string) error {
 }
 
 // CancelUpload implements Store.
-func (f *Filesystem) CancelUpload(_ context.Context, id string) error {
+func (f *Filesystem) CancelUpload(_ context.Context, id string, _ UploadState) error {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return err

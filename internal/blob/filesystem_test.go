@@ -18,22 +18,24 @@ import (
 
 var _ blob.Store = (*blob.Filesystem)(nil)
 
-func newFilesystem(t *testing.T, root string) *blob.Filesystem {
+// newFilesystem returns a filesystem store wrapped so tests can drive
+// uploads by id alone.
+func newFilesystem(t *testing.T, root string) *blobtest.Tracker {
 	t.Helper()
 	s, err := blob.NewFilesystem(root)
 	if err != nil {
 		t.Fatalf("NewFilesystem(%q): %v", root, err)
 	}
-	return s
+	return blobtest.Track(s)
 }
 
 func TestFilesystemConformance(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blob.Store {
-		return newFilesystem(t, t.TempDir())
+		return newFilesystem(t, t.TempDir()).Store
 	})
 }
 
-func commitBytes(t *testing.T, s blob.Store, id string, data []byte, d digest.Digest) {
+func commitBytes(t *testing.T, s *blobtest.Tracker, id string, data []byte, d digest.Digest) {
 	t.Helper()
 	n, err := s.WriteUpload(t.Context(), id, 0, bytes.NewReader(data))
 	if err != nil || n != int64(len(data)) {

@@ -74,7 +74,9 @@ type Upload struct {
 	Repo      string
 	Offset    int64
 	HashState []byte
-	CreatedAt time.Time
+	// BackendState is the blob store's record of the upload (blob.UploadState).
+	BackendState []byte
+	CreatedAt    time.Time
 	UpdatedAt time.Time
 }
 
@@ -124,8 +126,9 @@ type Store interface {
 	// repo is empty).
 	GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 	// AdvanceUpload moves an upload from offset from to offset to with a new
-	// hash state; ErrConflict if its offset is no longer from.
-	AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error
+	// hash state and blob store state; ErrConflict if its offset is no
+	// longer from.
+	AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState []byte) error
 	// DeleteUpload removes an upload session.
 	DeleteUpload(ctx context.Context, id string) error
 	// StaleUploads lists sessions not updated since before.

@@ -117,4 +117,7 @@ var migrations = []string{
 	);
 	CREATE INDEX gc_queue_due ON gc_queue(fresh, enqueued_at);
 	CREATE INDEX tags_updated ON tags(repo_id, updated_at);`,
+	// 3: the blob store's own record of an upload in progress (an object
+	// store's multipart upload and parts).
+	`ALTER TABLE uploads ADD COLUMN backend_state {{blob}};`,
 }

@@ -527,8 +527,8 @@ func (s *SQL) Referrers(ctx context.Context, repo string, d digest.Digest) ([]Re
 func (s *SQL) CreateUpload(ctx context.Context, u *Upload) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.millis()
-		_, err := s.exec(ctx, tx, `INSERT INTO uploads (id, repo, byte_offset, hash_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Repo, u.Offset, u.HashState, now, now)
+		_, err := s.exec(ctx, tx, `INSERT INTO uploads (id, repo, byte_offset, hash_state, backend_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Repo, u.Offset, u.HashState, u.BackendState, now, now)
 		if err != nil {
 			return fmt.Errorf("create upload %s: %w", u.ID, err)
 		}
@@ -540,8 +540,8 @@ func (s *SQL) CreateUpload(ctx context.Context, u *Upload) error {
 func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 	u := &Upload{ID: id}
 	var created, updated int64
-	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
-		Scan(&u.Repo, &u.Offset, &u.HashState, &created, &updated)
+	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
+		Scan(&u.Repo, &u.Offset, &u.HashState, &u.BackendState, &created, &updated)
 	if err := notFound(err, "upload %s", id); err != nil {
 		return nil, err
 	}
@@ -553,10 +553,10 @@ func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 }
 
 // AdvanceUpload implements Store.
-func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
+func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
-			to, hashState, s.millis(), id, from)
+		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, backend_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
+			to, hashState, backendState, s.millis(), id, from)
 		if err != nil {
 			return fmt.Errorf("advance upload %s: %w", id, err)
 		}
@@ -580,7 +580,7 @@ func (s *SQL) DeleteUpload(ctx context.Context, id string) error {
 
 // StaleUploads implements Store.
 func (s *SQL) StaleUploads(ctx context.Context, before time.Time) ([]Upload, error) {
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT id, repo, byte_offset, created_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at`), before.UnixMilli())
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT id, repo, byte_offset, backend_state, created_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at`), before.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("list stale uploads: %w", err)
 	}
@@ -589,7 +589,7 @@ func (s *SQL) StaleUploads(ctx context.Context, before time.Time) ([]Upload, err
 	for rows.Next() {
 		var u Upload
 		var created, updated int64
-		if err := rows.Scan(&u.ID, &u.Repo, &u.Offset, &created, &updated); err != nil {
+		if err := rows.Scan(&u.ID, &u.Repo, &u.Offset, &u.BackendState, &created, &updated); err != nil {
 			return nil, fmt.Errorf("list stale uploads: %w", err)
 		}
 		u.CreatedAt, u.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/meta"
 )
 
@@ -125,7 +126,7 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		return wrap(err, "upload %s", u.ID)
 	}
 	hr := &hashingReader{r: body, h: h}
-	n, writeErr := r.blobs.WriteUpload(ctx, u.ID, u.Offset, hr)
+	n, backend, writeErr := r.blobs.WriteUpload(ctx, u.ID, u.BackendState, u.Offset, hr)
 	if n != hr.n {
 		// Bytes were hashed that did not reach storage: recording this state
 		// would corrupt the blob. Keep the old state; the next write starts
@@ -137,14 +138,14 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		if err != nil {
 			return err
 		}
-		if err := r.meta.AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state); err != nil {
+		if err := r.meta.AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state, backend); err != nil {
 			if errors.Is(err, meta.ErrConflict) {
 				return errorf(CodeBlobUploadInvalid, "upload %s was changed by another request", u.ID)
 			}
 			return wrap(err, "record upload progress")
 		}
 		u.Offset += n
-		u.HashState = state
+		u.HashState, u.BackendState = state, backend
 	}
 	if writeErr != nil {
 		return errorf(CodeBlobUploadInvalid, "reading the request body failed after %d bytes: %v", n, writeErr)
@@ -176,10 +177,10 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		return BlobInfo{}, err
 	}
 	if got != d {
-		r.discardUpload(ctx, id)
+		r.discardUpload(ctx, id, u.BackendState)
 		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
 	}
-	if err := r.commitBlob(ctx, repo, id, d, u.Offset, id); err != nil {
+	if err := r.commitBlob(ctx, repo, id, u.BackendState, d, u.Offset, id); err != nil {
 		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: u.Offset}, nil
@@ -195,7 +196,7 @@ func (r *Registry) uploadDigest(ctx context.Context, u *meta.Upload, alg digest.
 		}
 		return digest.NewDigest(alg, h), nil
 	}
-	rc, err := r.blobs.OpenUpload(ctx, u.ID)
+	rc, err := r.blobs.OpenUpload(ctx, u.ID, u.BackendState, u.Offset)
 	if err != nil {
 		return "", wrap(err, "read upload")
 	}
@@ -216,17 +217,17 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	id := uuid.NewString()
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
-	n, err := r.blobs.WriteUpload(ctx, id, 0, hr)
+	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, hr)
 	if err != nil || n != hr.n {
-		r.blobs.CancelUpload(ctx, id)
+		r.blobs.CancelUpload(ctx, id, state)
 		return BlobInfo{}, errorf(CodeBlobUploadInvalid, "reading the request body failed after %d bytes: %v", n, err)
 	}
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
-		r.blobs.CancelUpload(ctx, id)
+		r.blobs.CancelUpload(ctx, id, state)
 		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
 	}
-	if err := r.commitBlob(ctx, repo, id, d, n, ""); err != nil {
-		r.blobs.CancelUpload(ctx, id)
+	if err := r.commitBlob(ctx, repo, id, state, d, n, ""); err != nil {
+		r.blobs.CancelUpload(ctx, id, state)
 		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: n}, nil
@@ -235,9 +236,9 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 // commitBlob records blob d in repo and moves the upload's bytes into place
 // inside the same metadata transaction, so garbage collection, which removes
 // bytes inside its own transaction, can never interleave with it.
-func (r *Registry) commitBlob(ctx context.Context, repo, uploadID string, d digest.Digest, size int64, session string) error {
+func (r *Registry) commitBlob(ctx context.Context, repo, uploadID string, state blob.UploadState, d digest.Digest, size int64, session string) error {
 	err := r.meta.CommitBlob(ctx, repo, d, size, session, func() error {
-		return r.blobs.CommitUpload(ctx, uploadID, size, d)
+		return r.blobs.CommitUpload(ctx, uploadID, state, size, d)
 	})
 	return wrap(err, "commit blob %s", d)
 }
@@ -248,19 +249,20 @@ func (r *Registry) CancelUpload(ctx context.Context, repo, id string) error {
 		return err
 	}
 	defer r.locks.lock(id)()
-	if _, err := r.getUpload(ctx, repo, id); err != nil {
+	u, err := r.getUpload(ctx, repo, id)
+	if err != nil {
 		return err
 	}
-	return r.discardUpload(ctx, id)
+	return r.discardUpload(ctx, id, u.BackendState)
 }
 
 // discardUpload removes the session row first, so no request can resume an
 // upload whose bytes are about to go.
-func (r *Registry) discardUpload(ctx context.Context, id string) error {
+func (r *Registry) discardUpload(ctx context.Context, id string, state blob.UploadState) error {
 	if err := r.meta.DeleteUpload(ctx, id); err != nil && !isNotFound(err) {
 		return wrap(err, "cancel upload")
 	}
-	return wrap(r.blobs.CancelUpload(ctx, id), "cancel upload")
+	return wrap(r.blobs.CancelUpload(ctx, id, state), "cancel upload")
 }
 
 // PurgeUploads removes upload sessions, and upload bytes without a session,
@@ -276,7 +278,7 @@ func (r *Registry) PurgeUploads(ctx context.Context, age time.Duration, dryRun b
 		r.log.Info("purging stale upload", "upload", u.ID, "repo", u.Repo, "bytes", u.Offset, "updated", u.UpdatedAt, "dryrun", dryRun)
 		if !dryRun {
 			unlock := r.locks.lock(u.ID)
-			err := r.discardUpload(ctx, u.ID)
+			err := r.discardUpload(ctx, u.ID, u.BackendState)
 			unlock()
 			if err != nil {
 				return purged, err
@@ -305,7 +307,7 @@ func (r *Registry) purgeOrphanUploadBytes(ctx context.Context, cutoff time.Time,
 		}
 		r.log.Info("purging orphaned upload bytes", "upload", info.ID, "modified", info.ModTime, "dryrun", dryRun)
 		if !dryRun {
-			if err := r.blobs.CancelUpload(ctx, info.ID); err != nil {
+			if err := r.blobs.CancelUpload(ctx, info.ID, nil); err != nil {
 				return purged, err
 			}
 		}

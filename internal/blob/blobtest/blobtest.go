@@ -37,7 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	t.Helper()
 	cases := []struct {
 		name string
-		fn   func(t *testing.T, s blob.Store)
+		fn   func(t *testing.T, s *Tracker)
 	}{
 		{"MissingBlob", testMissingBlob},
 		{"SingleWrite", testSingleWrite},
@@ -60,7 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
+			tc.fn(t, Track(newStore(t)))
 		})
 	}
 }
@@ -78,7 +78,7 @@ func content(n int, seed uint64) []byte {
 
 // write writes data to upload id at offset and fails the test unless every
 // byte was written without error.
-func write(t *testing.T, s blob.Store, id string, offset int64, data []byte) {
+func write(t *testing.T, s *Tracker, id string, offset int64, data []byte) {
 	t.Helper()
 	n, err := s.WriteUpload(t.Context(), id, offset, bytes.NewReader(data))
 	if err != nil {
@@ -91,7 +91,7 @@ func write(t *testing.T, s blob.Store, id string, offset int64, data []byte) {
 
 // commit writes data as upload id in one write and commits it under its
 // sha256 digest, which it returns.
-func commit(t *testing.T, s blob.Store, id string, data []byte) digest.Digest {
+func commit(t *testing.T, s *Tracker, id string, data []byte) digest.Digest {
 	t.Helper()
 	write(t, s, id, 0, data)
 	d := digest.FromBytes(data)
@@ -103,7 +103,7 @@ func commit(t *testing.T, s blob.Store, id string, data []byte) digest.Digest {
 
 // checkBlob asserts blob d exists with exactly want as its content, through
 // both Stat and Open.
-func checkBlob(t *testing.T, s blob.Store, d digest.Digest, want []byte) {
+func checkBlob(t *testing.T, s *Tracker, d digest.Digest, want []byte) {
 	t.Helper()
 	ctx := t.Context()
 	size, err := s.Stat(ctx, d)
@@ -132,7 +132,7 @@ func checkBlob(t *testing.T, s blob.Store, d digest.Digest, want []byte) {
 }
 
 // checkNoBlob asserts blob d is not visible through Stat or Open.
-func checkNoBlob(t *testing.T, s blob.Store, d digest.Digest) {
+func checkNoBlob(t *testing.T, s *Tracker, d digest.Digest) {
 	t.Helper()
 	ctx := t.Context()
 	if size, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
@@ -149,7 +149,7 @@ func checkNoBlob(t *testing.T, s blob.Store, d digest.Digest) {
 
 // checkUpload asserts upload id holds exactly want, through UploadSize and
 // OpenUpload.
-func checkUpload(t *testing.T, s blob.Store, id string, want []byte) {
+func checkUpload(t *testing.T, s *Tracker, id string, want []byte) {
 	t.Helper()
 	ctx := t.Context()
 	size, err := s.UploadSize(ctx, id)
@@ -182,7 +182,7 @@ func prefix(b []byte) []byte {
 }
 
 // uploadIDs returns the ids ListUploads reports, sorted.
-func uploadIDs(t *testing.T, s blob.Store) []string {
+func uploadIDs(t *testing.T, s *Tracker) []string {
 	t.Helper()
 	infos, err := s.ListUploads(t.Context())
 	if err != nil {
@@ -196,7 +196,7 @@ func uploadIDs(t *testing.T, s blob.Store) []string {
 	return ids
 }
 
-func testMissingBlob(t *testing.T, s blob.Store) {
+func testMissingBlob(t *testing.T, s *Tracker) {
 	for _, d := range []digest.Digest{
 		digest.FromString("never written"),
 		digest.SHA512.FromString("never written"),
@@ -206,7 +206,7 @@ func testMissingBlob(t *testing.T, s blob.Store) {
 	}
 }
 
-func testSingleWrite(t *testing.T, s blob.Store) {
+func testSingleWrite(t *testing.T, s *Tracker) {
 	for _, tc := range []struct {
 		name string
 		size int
@@ -230,7 +230,7 @@ func testSingleWrite(t *testing.T, s blob.Store) {
 	}
 }
 
-func testChunkedWrite(t *testing.T, s blob.Store) {
+func testChunkedWrite(t *testing.T, s *Tracker) {
 	// Chunk sizes straddle the 1 MiB buffer boundary on purpose.
 	chunks := []int{1, 4095, chunkBoundary + 3, 7, chunkBoundary - 1, 12345}
 	total := 0
@@ -259,7 +259,7 @@ func testChunkedWrite(t *testing.T, s blob.Store) {
 	checkBlob(t, s, d, data)
 }
 
-func testOpenIsSeekable(t *testing.T, s blob.Store) {
+func testOpenIsSeekable(t *testing.T, s *Tracker) {
 	data := content(100_000, 11)
 	d := commit(t, s, "seek", data)
 	c, size, err := s.Open(t.Context(), d)
@@ -316,7 +316,7 @@ func testOpenIsSeekable(t *testing.T, s blob.Store) {
 	}
 }
 
-func testWriteTruncatesPastOffset(t *testing.T, s blob.Store) {
+func testWriteTruncatesPastOffset(t *testing.T, s *Tracker) {
 	t.Run("rewrite tail", func(t *testing.T) {
 		const id = "trunc"
 		write(t, s, id, 0, []byte("hello world"))
@@ -361,7 +361,7 @@ func (r *errReader) Read(p []byte) (int, error) {
 
 var errBroken = errors.New("blobtest: reader broke")
 
-func testWriteFailingReader(t *testing.T, s blob.Store) {
+func testWriteFailingReader(t *testing.T, s *Tracker) {
 	for _, tc := range []struct {
 		name   string
 		before int // bytes written by an earlier, successful write
@@ -397,14 +397,14 @@ func testWriteFailingReader(t *testing.T, s blob.Store) {
 	}
 }
 
-func testUnknownUploadSize(t *testing.T, s blob.Store) {
+func testUnknownUploadSize(t *testing.T, s *Tracker) {
 	size, err := s.UploadSize(t.Context(), "never-written")
 	if err != nil || size != 0 {
 		t.Errorf("UploadSize of an unknown upload = %d, %v; want 0, nil", size, err)
 	}
 }
 
-func testOpenUpload(t *testing.T, s blob.Store) {
+func testOpenUpload(t *testing.T, s *Tracker) {
 	data := content(chunkBoundary+123, 5)
 	const id = "open-upload"
 	write(t, s, id, 0, data[:1000])
@@ -413,7 +413,7 @@ func testOpenUpload(t *testing.T, s blob.Store) {
 	checkUpload(t, s, id, data)
 }
 
-func testCommitEmptyUpload(t *testing.T, s blob.Store) {
+func testCommitEmptyUpload(t *testing.T, s *Tracker) {
 	const id = "never-written-empty"
 	d := digest.FromBytes(nil)
 	if err := s.CommitUpload(t.Context(), id, 0, d); err != nil {
@@ -425,7 +425,7 @@ func testCommitEmptyUpload(t *testing.T, s blob.Store) {
 	}
 }
 
-func testCommitTruncatesToSize(t *testing.T, s blob.Store) {
+func testCommitTruncatesToSize(t *testing.T, s *Tracker) {
 	data := content(10_000, 9)
 	const id = "commit-trunc"
 	write(t, s, id, 0, data)
@@ -437,7 +437,7 @@ func testCommitTruncatesToSize(t *testing.T, s blob.Store) {
 	checkBlob(t, s, d, want)
 }
 
-func testCommitSizeLargerThanHeld(t *testing.T, s blob.Store) {
+func testCommitSizeLargerThanHeld(t *testing.T, s *Tracker) {
 	t.Run("written upload", func(t *testing.T) {
 		data := content(500, 13)
 		const id = "commit-short"
@@ -457,7 +457,7 @@ func testCommitSizeLargerThanHeld(t *testing.T, s blob.Store) {
 	})
 }
 
-func testCommitSameDigestTwice(t *testing.T, s blob.Store) {
+func testCommitSameDigestTwice(t *testing.T, s *Tracker) {
 	data := content(70_000, 17)
 	d1 := commit(t, s, "twice-1", data)
 	d2 := commit(t, s, "twice-2", data)
@@ -471,7 +471,7 @@ func testCommitSameDigestTwice(t *testing.T, s blob.Store) {
 	}
 }
 
-func testCancelUpload(t *testing.T, s blob.Store) {
+func testCancelUpload(t *testing.T, s *Tracker) {
 	ctx := t.Context()
 	write(t, s, "cancel", 0, content(3000, 19))
 	write(t, s, "keep", 0, []byte("kept"))
@@ -494,7 +494,7 @@ func testCancelUpload(t *testing.T, s blob.Store) {
 	checkUpload(t, s, "cancel", []byte("again"))
 }
 
-func testListUploads(t *testing.T, s blob.Store) {
+func testListUploads(t *testing.T, s *Tracker) {
 	if got := uploadIDs(t, s); len(got) != 0 {
 		t.Fatalf("ListUploads of an empty store = %v, want none", got)
 	}
@@ -528,7 +528,7 @@ func testListUploads(t *testing.T, s blob.Store) {
 	}
 }
 
-func testDelete(t *testing.T, s blob.Store) {
+func testDelete(t *testing.T, s *Tracker) {
 	ctx := t.Context()
 	keep := commit(t, s, "del-keep", []byte("keep me"))
 	d := commit(t, s, "del", []byte("delete me"))
@@ -564,7 +564,7 @@ func runBounded(n int, fn func(i int)) {
 }
 
 // writeAndCommit is commit without t.Fatal, for use off the test goroutine.
-func writeAndCommit(ctx context.Context, s blob.Store, id string, chunks [][]byte, d digest.Digest) error {
+func writeAndCommit(ctx context.Context, s *Tracker, id string, chunks [][]byte, d digest.Digest) error {
 	var off int64
 	for _, c := range chunks {
 		n, err := s.WriteUpload(ctx, id, off, bytes.NewReader(c))
@@ -582,7 +582,7 @@ func writeAndCommit(ctx context.Context, s blob.Store, id string, chunks [][]byt
 	return nil
 }
 
-func testConcurrentCommits(t *testing.T, s blob.Store) {
+func testConcurrentCommits(t *testing.T, s *Tracker) {
 	const n = 2 * concurrency
 	blobs := make([][]byte, n)
 	for i := range blobs {
@@ -605,7 +605,7 @@ func testConcurrentCommits(t *testing.T, s blob.Store) {
 	}
 }
 
-func testConcurrentCommitsSameDigest(t *testing.T, s blob.Store) {
+func testConcurrentCommitsSameDigest(t *testing.T, s *Tracker) {
 	data := content(300_000, 77)
 	d := digest.FromBytes(data)
 	runBounded(concurrency, func(i int) {
@@ -616,7 +616,7 @@ func testConcurrentCommitsSameDigest(t *testing.T, s blob.Store) {
 	checkBlob(t, s, d, data)
 }
 
-func testSHA512(t *testing.T, s blob.Store) {
+func testSHA512(t *testing.T, s *Tracker) {
 	data := content(chunkBoundary+999, 31)
 	const id = "sha512"
 	write(t, s, id, 0, data)

@@ -865,28 +865,31 @@ func testAdvanceUpload(t *testing.T, s meta.Store) {
 		}
 	}
 
-	if err := s.AdvanceUpload(ctx, "adv", 0, 100, []byte("s100")); err != nil {
+	if err := s.AdvanceUpload(ctx, "adv", 0, 100, []byte("s100"), []byte("parts:1")); err != nil {
 		t.Fatalf("AdvanceUpload(0 -> 100): %v", err)
 	}
 	check(100, "s100")
+	if u, err := s.GetUpload(ctx, "r", "adv"); err != nil || string(u.BackendState) != "parts:1" {
+		t.Errorf("BackendState after AdvanceUpload = %q, %v; want %q", u.BackendState, err, "parts:1")
+	}
 
-	err := s.AdvanceUpload(ctx, "adv", 0, 50, []byte("stale"))
+	err := s.AdvanceUpload(ctx, "adv", 0, 50, []byte("stale"), nil)
 	if !errors.Is(err, meta.ErrConflict) {
 		t.Errorf("AdvanceUpload with a stale from: %v; want meta.ErrConflict", err)
 	}
 	check(100, "s100")
-	err = s.AdvanceUpload(ctx, "adv", 150, 200, []byte("ahead"))
+	err = s.AdvanceUpload(ctx, "adv", 150, 200, []byte("ahead"), nil)
 	if !errors.Is(err, meta.ErrConflict) {
 		t.Errorf("AdvanceUpload with a from ahead of the offset: %v; want meta.ErrConflict", err)
 	}
 	check(100, "s100")
 
-	if err := s.AdvanceUpload(ctx, "adv", 100, 1<<33, []byte("big")); err != nil {
+	if err := s.AdvanceUpload(ctx, "adv", 100, 1<<33, []byte("big"), nil); err != nil {
 		t.Fatalf("AdvanceUpload(100 -> 8 GiB): %v", err)
 	}
 	check(1<<33, "big")
 
-	if err := s.AdvanceUpload(ctx, "missing", 0, 10, []byte("x")); err == nil {
+	if err := s.AdvanceUpload(ctx, "missing", 0, 10, []byte("x"), nil); err == nil {
 		t.Errorf("AdvanceUpload of an unknown upload succeeded; want an error")
 	} else if !errors.Is(err, meta.ErrConflict) && !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("AdvanceUpload of an unknown upload: %v; want meta.ErrNotFound or meta.ErrConflict", err)
@@ -936,7 +939,7 @@ func testStaleUploads(t *testing.T, s meta.Store) {
 			t.Fatalf("CreateUpload(%q): %v", u.ID, err)
 		}
 	}
-	if err := s.AdvanceUpload(ctx, "s-2", 0, 42, []byte("st")); err != nil {
+	if err := s.AdvanceUpload(ctx, "s-2", 0, 42, []byte("st"), nil); err != nil {
 		t.Fatalf("AdvanceUpload: %v", err)
 	}
 	if err := s.DeleteUpload(ctx, "s-3"); err != nil {
@@ -1019,7 +1022,7 @@ func testConcurrentAdvance(t *testing.T, s meta.Store) {
 	}
 	results := make([]error, concurrency)
 	runBounded(concurrency, func(i int) {
-		results[i] = s.AdvanceUpload(ctx, "race", 0, int64(10+i), []byte(fmt.Sprint(i)))
+		results[i] = s.AdvanceUpload(ctx, "race", 0, int64(10+i), []byte(fmt.Sprint(i)), nil)
 	})
 	winner := -1
 	for i, err := range results {
