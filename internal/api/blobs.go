@@ -30,6 +30,14 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if url, err := h.reg.BlobRedirect(r.Context(), rt.name, d); err != nil {
+		return err
+	} else if url != "" {
+		setBlobHeaders(hdr, d)
+		hdr.Del("Cache-Control") // the URL expires; the content does not
+		http.Redirect(w, r, url, http.StatusTemporaryRedirect)
+		return nil
+	}
 	content, _, err := h.reg.OpenBlob(r.Context(), rt.name, d)
 	if err != nil {
 		return err
@@ -98,7 +106,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 	if err != nil {
 		return err
 	}
-	uploadAccepted(w, u, http.StatusAccepted)
+	h.uploadAccepted(w, u, http.StatusAccepted)
 	return nil
 }
 
@@ -116,6 +124,13 @@ func uploadAccepted(w http.ResponseWriter, u registry.Upload, status int) {
 	setUploadHeaders(w.Header(), u)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
+}
+
+func (h *Handler) uploadAccepted(w http.ResponseWriter, u registry.Upload, status int) {
+	if min := h.reg.MinChunkSize(); min > 0 {
+		w.Header().Set("OCI-Chunk-Min-Length", itoa(min))
+	}
+	uploadAccepted(w, u, status)
 }
 
 func setUploadHeaders(hdr http.Header, u registry.Upload) {

@@ -68,3 +68,18 @@ type Store interface {
 	// Walk calls fn for every committed blob, in no particular order.
 	Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error
 }
+
+// Redirector is implemented by stores whose blobs clients can fetch
+// directly (an object store's presigned URLs), so the registry answers a
+// blob GET with a redirect instead of streaming the bytes itself.
+type Redirector interface {
+	// RedirectURL returns a short-lived URL serving blob d to any client.
+	RedirectURL(ctx context.Context, d digest.Digest) (string, error)
+}
+
+// ChunkSizer is implemented by stores that need upload chunks of a minimum
+// size (an object store's multipart part size); the API advertises it in
+// OCI-Chunk-Min-Length. Smaller chunks still work, at some cost.
+type ChunkSizer interface {
+	MinChunkSize() int64
+}

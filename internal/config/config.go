@@ -13,6 +13,10 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Storage Storage `yaml:"storage"`
 	HTTP    HTTP    `yaml:"http"`
+	// Database is wharf's own section: PostgreSQL metadata for running
+	// several nodes. Unset, metadata lives in SQLite under the root
+	// directory.
+	Database *Database `yaml:"database"`
 	// GC is wharf's own section: online garbage collection and retention.
 	GC GC `yaml:"gc"`
 }
@@ -61,6 +65,7 @@ type AccessLog struct {
 // Storage configures where blobs and metadata live.
 type Storage struct {
 	Filesystem  Filesystem  `yaml:"filesystem"`
+	S3          *S3         `yaml:"s3"`
 	Delete      Delete      `yaml:"delete"`
 	Maintenance Maintenance `yaml:"maintenance"`
 	Cache       Cache       `yaml:"cache"`
@@ -133,4 +138,35 @@ type Debug struct {
 type Prometheus struct {
 	Enabled bool   `yaml:"enabled"`
 	Path    string `yaml:"path"`
+}
+
+// S3 is an S3-compatible object store for blobs, with distribution's keys.
+// Credentials fall back to the usual AWS environment variables when
+// accesskey and secretkey are empty.
+type S3 struct {
+	AccessKey      string `yaml:"accesskey"`
+	SecretKey      string `yaml:"secretkey"`
+	Region         string `yaml:"region"`
+	RegionEndpoint string `yaml:"regionendpoint"`
+	Bucket         string `yaml:"bucket"`
+	RootDirectory  string `yaml:"rootdirectory"`
+	Secure         *bool  `yaml:"secure"` // default true
+	SkipVerify     bool   `yaml:"skipverify"`
+	ForcePathStyle bool   `yaml:"forcepathstyle"`
+	ChunkSize      int64  `yaml:"chunksize"` // multipart part size; at least 5 MiB
+	StorageClass   string `yaml:"storageclass"`
+}
+
+// Database is the PostgreSQL metadata store. DSN, when set, wins over the
+// individual fields.
+type Database struct {
+	DSN      string `yaml:"dsn"`
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	DBName   string `yaml:"dbname"`
+	SSLMode  string `yaml:"sslmode"`
+	// MaxConns bounds the connection pool (default 16).
+	MaxConns int `yaml:"maxconns"`
 }

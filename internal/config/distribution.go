@@ -30,7 +30,6 @@ func notImplemented(path string) bool {
 		"log.reportcaller",
 		// storage drivers other than filesystem, and driver options
 		"storage.inmemory",
-		"storage.s3",
 		"storage.azure",
 		"storage.gcs",
 		"storage.swift",

@@ -77,7 +77,7 @@ type Upload struct {
 	// BackendState is the blob store's record of the upload (blob.UploadState).
 	BackendState []byte
 	CreatedAt    time.Time
-	UpdatedAt time.Time
+	UpdatedAt    time.Time
 }
 
 // Store is the metadata backend.

@@ -48,6 +48,30 @@ func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (
 	return c, info, nil
 }
 
+// BlobRedirect returns a URL the client can fetch blob d of repo from
+// directly, or "" when the store serves no such URLs (or redirects are
+// disabled) and the registry streams the bytes itself.
+func (r *Registry) BlobRedirect(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	rd, ok := r.blobs.(blob.Redirector)
+	if !ok || r.opts.DisableRedirect {
+		return "", nil
+	}
+	if _, err := r.StatBlob(ctx, repo, d); err != nil {
+		return "", err
+	}
+	u, err := rd.RedirectURL(ctx, d)
+	return u, wrap(err, "redirect for blob %s", d)
+}
+
+// MinChunkSize is the smallest upload chunk the blob store handles without
+// extra work, 0 when any size is fine.
+func (r *Registry) MinChunkSize() int64 {
+	if cs, ok := r.blobs.(blob.ChunkSizer); ok {
+		return cs.MinChunkSize()
+	}
+	return 0
+}
+
 // DeleteBlob unlinks blob d from repo; the bytes stay until garbage
 // collection finds no repository needs them.
 func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {

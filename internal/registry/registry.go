@@ -23,7 +23,10 @@ type Options struct {
 	ReadOnly      bool
 	// KeepReferrers keeps a deleted manifest's referrers (signatures,
 	// SBOMs); by default they are deleted with it.
-	KeepReferrers   bool
+	KeepReferrers bool
+	// DisableRedirect streams blobs through wharf even when the blob store
+	// can hand out direct URLs (storage.redirect.disable).
+	DisableRedirect bool
 	MaxManifestSize int64
 }
 

@@ -12,14 +12,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wharf-registry/wharf/internal/api"
-	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/gc"
 	"github.com/wharf-registry/wharf/internal/meta"
@@ -61,24 +59,6 @@ func debugServer(cfg config.Debug, reg *prometheus.Registry) *http.Server {
 	return &http.Server{Addr: cfg.Addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
-// MetadataPath is where the embedded SQLite metadata lives under the root.
-func MetadataPath(root string) string { return filepath.Join(root, "metadata", "wharf.db") }
-
-// OpenStores opens the blob and metadata stores cfg names. The caller
-// closes the metadata store.
-func OpenStores(ctx context.Context, cfg *config.Config) (blob.Store, meta.Store, error) {
-	root := cfg.Storage.Filesystem.RootDirectory
-	blobs, err := blob.NewFilesystem(root)
-	if err != nil {
-		return nil, nil, err
-	}
-	md, err := meta.OpenSQLite(ctx, MetadataPath(root))
-	if err != nil {
-		return nil, nil, err
-	}
-	return blobs, md, nil
-}
-
 // GCOptions are the garbage collector's options from cfg.
 func GCOptions(cfg *config.Config) gc.Options {
 	opts := gc.Options{
@@ -103,9 +83,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	promReg := prometheus.NewRegistry()
 	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{
-		DeleteEnabled: cfg.Storage.Delete.Enabled,
-		ReadOnly:      cfg.Storage.Maintenance.ReadOnly.Enabled,
-		KeepReferrers: cfg.GC.KeepReferrers,
+		DeleteEnabled:   cfg.Storage.Delete.Enabled,
+		ReadOnly:        cfg.Storage.Maintenance.ReadOnly.Enabled,
+		KeepReferrers:   cfg.GC.KeepReferrers,
+		DisableRedirect: cfg.Storage.Redirect.Disable,
 	}, log)
 	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled, Metrics: m})
 	srv := &http.Server{
