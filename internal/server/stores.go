@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 
 	"github.com/wharf-registry/wharf/internal/blob"
@@ -16,18 +15,11 @@ func MetadataPath(root string) string { return filepath.Join(root, "metadata", "
 // OpenStores opens the blob and metadata stores cfg names. The caller
 // closes the metadata store.
 func OpenStores(ctx context.Context, cfg *config.Config) (blob.Store, meta.Store, error) {
-	if cfg.Storage.S3 != nil {
-		return nil, nil, errors.New("storage.s3: the S3 blob store is not built into this version yet")
-	}
-	if cfg.Database != nil {
-		return nil, nil, errors.New("database: the PostgreSQL metadata store is not built into this version yet")
-	}
-	root := cfg.Storage.Filesystem.RootDirectory
-	blobs, err := blob.NewFilesystem(root)
+	blobs, err := openBlobStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	md, err := meta.OpenSQLite(ctx, MetadataPath(root))
+	md, err := openMetaStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
