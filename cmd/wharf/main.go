@@ -25,6 +25,8 @@ const usage = `usage:
                                remove unreferenced content; safe while serve runs
   wharf scrub CONFIG           re-hash every blob and manifest, check every reference
   wharf du CONFIG              bytes each repository references, and only it
+  wharf htpasswd [-f FILE] USER
+                               write a bcrypt htpasswd entry (password from a prompt or stdin)
   wharf version                print the version
 `
 
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return configCheck(args[2], stdout, stderr)
 	case "garbage-collect", "gc":
 		return garbageCollect(args[1:], stdout, stderr)
+	case "htpasswd":
+		return htpasswdCmd(args[1:], os.Stdin, stdout, stderr)
 	case "scrub":
 		return scrubCmd(args[1:], stdout, stderr)
 	case "du":

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
@@ -23,6 +24,12 @@ type Options struct {
 	AccessLog bool
 	// Metrics counts requests per endpoint; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Guard authenticates and authorizes requests; nil lets everyone do
+	// everything.
+	Guard *auth.Guard
+	// TokenHandler, if set, answers auth.TokenPath (the built-in token
+	// server), behind the same request ids, access log and metrics.
+	TokenHandler http.Handler
 }
 
 // Handler serves the distribution API.
@@ -48,11 +55,18 @@ func New(reg *registry.Registry, log *slog.Logger, opts Options) http.Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt := parseRoute(r.URL.Path)
+	if rt.kind == routeUnknown && r.URL.Path == auth.TokenPath && h.opts.TokenHandler != nil {
+		rt.kind = routeToken
+	}
 	if h.opts.Metrics != nil {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		w = rec
 		defer func() { h.opts.Metrics.Request(rt.kind.String(), r.Method, rec.status, time.Since(start)) }()
+	}
+	if rt.kind == routeToken {
+		h.opts.TokenHandler.ServeHTTP(w, r)
+		return
 	}
 	if rt.kind == routeUnknown {
 		writeError(w, r, h.log, &registry.Error{Code: codeNotFound, Message: "no such API endpoint: " + r.URL.Path})
@@ -69,12 +83,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, &registry.Error{Code: registry.CodeUnsupported, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
 		return
 	}
+	need, requireLogin := h.requiredAccess(rt, r.Method)
+	dec, err := h.opts.Guard.Authorize(r, need, requireLogin)
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	r = r.WithContext(withDecision(r.Context(), dec))
 	if err := handler(w, r, rt); err != nil {
 		writeError(w, r, h.log, err)
 	}
 }
 
-func hasName(k routeKind) bool { return k != routeBase && k != routeCatalog }
+// requiredAccess is what a request needs: the scopes of the Docker token
+// spec, and whether an anonymous caller must log in even if it needs none.
+func (h *Handler) requiredAccess(rt route, method string) ([]auth.Scope, bool) {
+	repo := func(actions ...string) []auth.Scope {
+		return []auth.Scope{{Type: "repository", Name: rt.name, Actions: actions}}
+	}
+	switch rt.kind {
+	case routeBase:
+		return nil, true
+	case routeCatalog:
+		if h.opts.Guard != nil && h.opts.Guard.Mode == auth.ModeExternalToken {
+			// An external server's tokens are all wharf knows of the
+			// caller: the catalog needs its explicit grant.
+			return []auth.Scope{{Type: "registry", Name: "catalog", Actions: []string{auth.ActionAll}}}, true
+		}
+		return nil, false
+	case routeTags, routeReferrers:
+		return repo(auth.ActionPull), false
+	case routeManifest, routeBlob:
+		switch method {
+		case http.MethodGet, http.MethodHead:
+			return repo(auth.ActionPull), false
+		case http.MethodDelete:
+			return repo(auth.ActionDelete), false
+		}
+		return repo(auth.ActionPush), false
+	case routeUploads, routeUpload:
+		return repo(auth.ActionPush), false
+	}
+	return nil, true
+}
+
+func hasName(k routeKind) bool { return k != routeBase && k != routeCatalog && k != routeToken }
 
 type handlerFunc func(http.ResponseWriter, *http.Request, route) error
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -76,7 +77,7 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 // monolithic upload (?digest=), or a new upload session.
 func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) error {
 	q := r.URL.Query()
-	if mount := q.Get("mount"); mount != "" {
+	if mount := q.Get("mount"); mount != "" && h.mayMountFrom(r, q.Get("from")) {
 		d, err := registry.ParseDigest(mount)
 		if err != nil {
 			return err
@@ -108,6 +109,22 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 	}
 	h.uploadAccepted(w, u, http.StatusAccepted)
 	return nil
+}
+
+// mayMountFrom reports whether the caller may mount from repository from:
+// it must be allowed to pull there. An anonymous mount (no from) would let
+// anyone who knows a digest copy a blob out of a repository they cannot
+// read, so with access control it is reserved to callers who see
+// everything.
+func (h *Handler) mayMountFrom(r *http.Request, from string) bool {
+	d := decision(r.Context())
+	if d == nil {
+		return true
+	}
+	if from == "" {
+		return !d.FiltersCatalog()
+	}
+	return d.Allows("repository", from, auth.ActionPull)
 }
 
 func blobCreated(w http.ResponseWriter, name string, d digest.Digest) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -57,6 +58,10 @@ type errorEntry struct {
 // writeError answers with the OCI error body for err. Errors without a code
 // are internal: logged in full, shown to the client only by request id.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if d, ok := auth.AsDenied(err); ok {
+		auth.WriteDenied(w, d)
+		return
+	}
 	e, ok := registry.AsError(err)
 	if !ok {
 		status := http.StatusInternalServerError

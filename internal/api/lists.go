@@ -21,7 +21,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error
 	if err != nil {
 		return err
 	}
-	repos, more, err := h.reg.Catalog(r.Context(), last, n)
+	repos, more, err := h.visibleCatalog(r, last, n)
 	if err != nil {
 		return err
 	}
@@ -73,4 +73,35 @@ func setNextLink(w http.ResponseWriter, path string, n int, last string) {
 	q.Set("n", strconv.Itoa(n))
 	q.Set("last", last)
 	w.Header().Set("Link", "<"+path+"?"+q.Encode()+`>; rel="next"`)
+}
+
+// visibleCatalog lists the repositories the caller may see: all of them,
+// or, when its view is filtered, pages of the full list with the hidden
+// ones dropped until n visible names are found.
+func (h *Handler) visibleCatalog(r *http.Request, last string, n int) ([]string, bool, error) {
+	d := decision(r.Context())
+	if d == nil || !d.FiltersCatalog() {
+		return h.reg.Catalog(r.Context(), last, n)
+	}
+	out := []string{}
+	for n < 0 || len(out) < n {
+		page, more, err := h.reg.Catalog(r.Context(), last, defaultCatalogPage)
+		if err != nil {
+			return nil, false, err
+		}
+		for i, repo := range page {
+			if !d.CanSee(repo) {
+				continue
+			}
+			out = append(out, repo)
+			if n >= 0 && len(out) == n {
+				return out, more || i < len(page)-1, nil
+			}
+		}
+		if !more {
+			return out, false, nil
+		}
+		last = page[len(page)-1]
+	}
+	return out, true, nil
 }

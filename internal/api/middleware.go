@@ -9,11 +9,26 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/auth"
 )
 
 type ctxKey int
 
-const requestIDKey ctxKey = 1
+const (
+	requestIDKey ctxKey = 1
+	decisionKey  ctxKey = 2
+)
+
+func withDecision(ctx context.Context, d *auth.Decision) context.Context {
+	return context.WithValue(ctx, decisionKey, d)
+}
+
+// decision is what the request was authorized to do.
+func decision(ctx context.Context) *auth.Decision {
+	d, _ := ctx.Value(decisionKey).(*auth.Decision)
+	return d
+}
 
 // requestID returns the id given to the request by withRequestID.
 func requestID(ctx context.Context) string {

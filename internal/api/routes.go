@@ -15,6 +15,7 @@ const (
 	routeUpload  // PATCH, PUT, GET, DELETE on an upload session
 	routeTags
 	routeReferrers
+	routeToken // the built-in token server's endpoint
 )
 
 // String names the endpoint in metrics.
@@ -36,6 +37,8 @@ func (k routeKind) String() string {
 		return "tags"
 	case routeReferrers:
 		return "referrers"
+	case routeToken:
+		return "token"
 	}
 	return "unknown"
 }

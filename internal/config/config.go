@@ -13,6 +13,11 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Storage Storage `yaml:"storage"`
 	HTTP    HTTP    `yaml:"http"`
+	Auth    Auth    `yaml:"auth"`
+	// Access is wharf's own section: users, groups and who may pull, push
+	// and delete where. Without it, every authenticated user may do
+	// everything, as with distribution's htpasswd.
+	Access *Access `yaml:"access"`
 	// Database is wharf's own section: PostgreSQL metadata for running
 	// several nodes. Unset, metadata lives in SQLite under the root
 	// directory.
@@ -121,6 +126,7 @@ type HTTP struct {
 	Host   string `yaml:"host"`
 	Secret string `yaml:"secret"`
 	Debug  Debug  `yaml:"debug"`
+	TLS    TLS    `yaml:"tls"`
 	// wharf additions: server timeouts.
 	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
 	IdleTimeout       time.Duration `yaml:"idletimeout"`
@@ -169,4 +175,78 @@ type Database struct {
 	SSLMode  string `yaml:"sslmode"`
 	// MaxConns bounds the connection pool (default 16).
 	MaxConns int `yaml:"maxconns"`
+}
+
+// TLS serves HTTPS (and HTTP/2) with a certificate, optionally requiring
+// client certificates signed by ClientCAs.
+type TLS struct {
+	Certificate string   `yaml:"certificate"`
+	Key         string   `yaml:"key"`
+	ClientCAs   []string `yaml:"clientcas"`
+	// MinimumTLS is tls1.2 (default) or tls1.3.
+	MinimumTLS string `yaml:"minimumtls"`
+}
+
+// Auth selects how clients log in: htpasswd (basic auth, or with
+// TokenServer the users of wharf's own token server), or an external
+// token server (Token).
+type Auth struct {
+	Htpasswd    *Htpasswd    `yaml:"htpasswd"`
+	Token       *TokenAuth   `yaml:"token"`
+	TokenServer *TokenServer `yaml:"tokenserver"`
+}
+
+// Htpasswd is distribution's htpasswd auth: bcrypt entries as written by
+// `htpasswd -B` or `wharf htpasswd`.
+type Htpasswd struct {
+	Realm string `yaml:"realm"`
+	Path  string `yaml:"path"`
+}
+
+// TokenAuth trusts tokens from an external token server (docker_auth,
+// Harbor, GitLab), as distribution's auth.token does.
+type TokenAuth struct {
+	Realm          string `yaml:"realm"`
+	Service        string `yaml:"service"`
+	Issuer         string `yaml:"issuer"`
+	RootCertBundle string `yaml:"rootcertbundle"`
+	JWKS           string `yaml:"jwks"`
+}
+
+// TokenServer is wharf's built-in token server (Docker's token
+// authentication), authenticating the users of auth.htpasswd.
+type TokenServer struct {
+	Enabled bool `yaml:"enabled"`
+	// Realm is the token endpoint's URL announced to clients; empty: the
+	// request's own scheme and host with /auth/token.
+	Realm             string        `yaml:"realm"`
+	Service           string        `yaml:"service"`
+	Issuer            string        `yaml:"issuer"`
+	Expiration        time.Duration `yaml:"expiration"`
+	RefreshExpiration time.Duration `yaml:"refreshexpiration"`
+	// SigningKey is a PEM private key (EC or RSA); empty: one generated
+	// once and kept under the root directory with mode 0600.
+	SigningKey string `yaml:"signingkey"`
+}
+
+// Access is the access policy: admins may do everything; each user owns
+// <username>/... unless UserNamespaces is false; Public repositories are
+// pullable by anyone; Rules grant actions on repository globs to users
+// and groups.
+type Access struct {
+	Admins         []string            `yaml:"admins"`
+	Groups         map[string][]string `yaml:"groups"`
+	Public         []string            `yaml:"public"`
+	UserNamespaces *bool               `yaml:"usernamespaces"`
+	Rules          []AccessRule        `yaml:"rules"`
+}
+
+// AccessRule grants Actions (pull, push, delete, or *) on repositories
+// matching Repositories (a glob, * matching any run of characters) to the
+// listed users and groups.
+type AccessRule struct {
+	Repositories string   `yaml:"repositories"`
+	Users        []string `yaml:"users"`
+	Groups       []string `yaml:"groups"`
+	Actions      []string `yaml:"actions"`
 }

@@ -351,9 +351,7 @@ func TestWarnings(t *testing.T) {
 	}{
 		{"unimplemented distribution keys", distributionConfig, nil, []string{
 			"config: log.hooks is not implemented yet; ignored (line 5)",
-			"config: auth is not implemented yet; ignored (line 7)",
 			"config: storage.filesystem.maxthreads is not implemented yet; ignored (line 14)",
-			"config: http.tls is not implemented yet; ignored (line 22)",
 			"config: http.headers is not implemented yet; ignored (line 24)",
 			"config: notifications is not implemented yet; ignored (line 28)",
 			"config: health is not implemented yet; ignored (line 30)",
@@ -374,8 +372,8 @@ func TestWarnings(t *testing.T) {
 		{"env below a leaf", "", []string{"REGISTRY_HTTP_ADDR_PORT=1"}, []string{
 			"config: REGISTRY_HTTP_ADDR_PORT: not a known setting; ignored",
 		}},
-		{"unimplemented env", "", []string{"REGISTRY_AUTH_HTPASSWD_PATH=/p"}, []string{
-			"config: REGISTRY_AUTH_HTPASSWD_PATH: auth is not implemented yet; ignored",
+		{"unimplemented env", "", []string{"REGISTRY_NOTIFICATIONS_ENDPOINTS=[]"}, []string{
+			"config: REGISTRY_NOTIFICATIONS_ENDPOINTS: notifications is not implemented yet; ignored",
 		}},
 		{"unknown key in env section", "", []string{"REGISTRY_LOG={level: debug, colour: true}"}, []string{
 			"config: REGISTRY_LOG: log.colour is an unknown key; ignored",

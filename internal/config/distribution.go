@@ -14,7 +14,6 @@ func notImplemented(path string) bool {
 	case
 		// Top-level sections.
 		"loglevel", // deprecated in distribution in favour of log.level
-		"auth",
 		"middleware",
 		"reporting",
 		"notifications",
@@ -40,7 +39,6 @@ func notImplemented(path string) bool {
 		// http
 		"http.net",
 		"http.relativeurls",
-		"http.tls",
 		"http.headers",
 		"http.http2",
 		"http.h2c":

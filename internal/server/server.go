@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wharf-registry/wharf/internal/api"
+	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/gc"
 	"github.com/wharf-registry/wharf/internal/meta"
@@ -88,7 +89,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		KeepReferrers:   cfg.GC.KeepReferrers,
 		DisableRedirect: cfg.Storage.Redirect.Disable,
 	}, log)
-	handler := api.New(reg, log, api.Options{AccessLog: !cfg.Log.AccessLog.Disabled, Metrics: m})
+	guard, err := newGuard(cfg, log)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
+	tlsCfg, err := tlsConfig(cfg.HTTP.TLS)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
+	apiOpts := api.Options{AccessLog: !cfg.Log.AccessLog.Disabled, Metrics: m, Guard: guard}
+	if guard != nil && guard.Mode == auth.ModeTokenServer {
+		apiOpts.TokenHandler = &auth.TokenHandler{Guard: guard}
+	}
+	handler := api.New(reg, log, apiOpts)
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -98,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
+		TLSConfig:         tlsCfg,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
@@ -128,7 +144,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(ln) }()
+	go func() {
+		if s.http.TLSConfig != nil {
+			// Certificates come from TLSConfig; ServeTLS also turns on HTTP/2.
+			errc <- s.http.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- s.http.Serve(ln)
+	}()
 	s.log.Info("wharf listening", "addr", ln.Addr().String(), "root", s.cfg.Storage.Filesystem.RootDirectory)
 
 	select {

@@ -1,0 +1,181 @@
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const (
+	// reloadCheck is how often the file's modification time is looked at.
+	reloadCheck = time.Second
+	// cacheTTL bounds how long a verified password is trusted without
+	// bcrypt; short, so a changed password takes effect quickly.
+	cacheTTL = time.Minute
+	// cacheMax bounds the cache's memory.
+	cacheMax = 10000
+)
+
+// dummyHash is compared against for unknown users, so "no such user" costs
+// the same bcrypt time as "wrong password".
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("wharf-dummy-password"), bcrypt.DefaultCost)
+
+// Htpasswd verifies users against an htpasswd file of bcrypt entries,
+// re-reading it when it changes.
+type Htpasswd struct {
+	path string
+
+	mu      sync.Mutex
+	users   map[string][]byte
+	modTime time.Time
+	size    int64
+	checked time.Time
+	cache   map[[32]byte]time.Time
+	now     func() time.Time
+}
+
+// LoadHtpasswd reads path; any entry that is not bcrypt is an error naming
+// its line.
+func LoadHtpasswd(path string) (*Htpasswd, error) {
+	h := &Htpasswd{path: path, cache: map[[32]byte]time.Time{}, now: time.Now}
+	if err := h.reload(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// ParseHtpasswd parses htpasswd content: user:bcrypt-hash per line, blank
+// lines and # comments ignored.
+func ParseHtpasswd(data []byte) (map[string][]byte, error) {
+	users := map[string][]byte{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("line %d: not user:hash", n)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("line %d (user %q): only bcrypt entries are supported (htpasswd -B, or wharf htpasswd): %v", n, user, err)
+		}
+		users[user] = []byte(hash)
+	}
+	return users, sc.Err()
+}
+
+func (h *Htpasswd) reload() error {
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	data, err := os.ReadFile(h.path)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	users, err := ParseHtpasswd(data)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	h.users, h.modTime, h.size = users, fi.ModTime(), fi.Size()
+	h.cache = map[[32]byte]time.Time{}
+	return nil
+}
+
+// maybeReload re-reads the file when its size or time changed. A file that
+// became unreadable or invalid keeps the last good users, and says why.
+func (h *Htpasswd) maybeReload() error {
+	now := h.now()
+	if now.Sub(h.checked) < reloadCheck {
+		return nil
+	}
+	h.checked = now
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	if fi.ModTime().Equal(h.modTime) && fi.Size() == h.size {
+		return nil
+	}
+	return h.reload()
+}
+
+// Verify reports whether user and password match an entry, in time that
+// does not depend on whether the user exists. The reload error, if any, is
+// for logging; verification goes on with the last good file.
+func (h *Htpasswd) Verify(user, password string) (bool, error) {
+	h.mu.Lock()
+	reloadErr := h.maybeReload()
+	hash, known := h.users[user]
+	key := cacheKey(user, password, hash)
+	if exp, ok := h.cache[key]; ok && known && h.now().Before(exp) {
+		h.mu.Unlock()
+		return true, reloadErr
+	}
+	h.mu.Unlock()
+
+	if !known {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return false, reloadErr
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return false, reloadErr
+	}
+	h.remember(key)
+	return true, reloadErr
+}
+
+// Exists reports whether user has an entry (for refresh tokens: a removed
+// user's tokens stop working).
+func (h *Htpasswd) Exists(user string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.maybeReload()
+	_, ok := h.users[user]
+	return ok
+}
+
+func (h *Htpasswd) remember(key [32]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.cache) >= cacheMax {
+		now := h.now()
+		for k, exp := range h.cache {
+			if now.After(exp) {
+				delete(h.cache, k)
+			}
+		}
+		if len(h.cache) >= cacheMax {
+			h.cache = map[[32]byte]time.Time{}
+		}
+	}
+	h.cache[key] = h.now().Add(cacheTTL)
+}
+
+// cacheKey binds user, password and the stored hash: a changed entry
+// invalidates its cached successes, and the cache never holds a password.
+func cacheKey(user, password string, hash []byte) [32]byte {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(user), []byte(password), hash} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// constantTimeEqual compares secrets without leaking where they differ.
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

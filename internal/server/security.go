@@ -1,0 +1,173 @@
+package server
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wharf-registry/wharf/internal/auth"
+	"github.com/wharf-registry/wharf/internal/config"
+)
+
+// newGuard builds the authentication and access policy from cfg; nil when
+// no auth is configured.
+func newGuard(cfg *config.Config, log *slog.Logger) (*auth.Guard, error) {
+	a := cfg.Auth
+	g := &auth.Guard{Policy: newPolicy(cfg.Access), Log: log}
+	switch {
+	case a.Token != nil:
+		if err := externalToken(g, a.Token); err != nil {
+			return nil, err
+		}
+	case a.Htpasswd != nil:
+		if err := htpasswdAuth(g, cfg); err != nil {
+			return nil, err
+		}
+	case a.TokenServer != nil && a.TokenServer.Enabled:
+		return nil, errors.New("auth.tokenserver: needs auth.htpasswd for its users")
+	case cfg.Access != nil:
+		return nil, errors.New("access: an access policy needs auth (auth.htpasswd or auth.token)")
+	default:
+		return nil, nil
+	}
+	g.Init()
+	return g, nil
+}
+
+func newPolicy(a *config.Access) *auth.Policy {
+	if a == nil {
+		return &auth.Policy{Open: true}
+	}
+	p := &auth.Policy{Admins: a.Admins, Groups: a.Groups, Public: a.Public, UserNamespaces: a.UserNamespaces == nil || *a.UserNamespaces}
+	for _, r := range a.Rules {
+		p.Rules = append(p.Rules, auth.Rule{Repositories: r.Repositories, Users: r.Users, Groups: r.Groups, Actions: r.Actions})
+	}
+	return p
+}
+
+func htpasswdAuth(g *auth.Guard, cfg *config.Config) error {
+	h := cfg.Auth.Htpasswd
+	if h.Path == "" {
+		return errors.New("auth.htpasswd.path: must be set")
+	}
+	users, err := auth.LoadHtpasswd(h.Path)
+	if err != nil {
+		return fmt.Errorf("auth.htpasswd: %w", err)
+	}
+	g.Htpasswd, g.BasicRealm, g.Mode = users, h.Realm, auth.ModeBasic
+	if g.BasicRealm == "" {
+		g.BasicRealm = "wharf"
+	}
+	ts := cfg.Auth.TokenServer
+	if ts == nil || !ts.Enabled {
+		return nil
+	}
+	keyPath := ts.SigningKey
+	if keyPath == "" {
+		keyPath = filepath.Join(cfg.Storage.Filesystem.RootDirectory, "auth", "token-signing-key.pem")
+	}
+	key, err := auth.LoadOrCreateKey(keyPath, ts.SigningKey == "")
+	if err != nil {
+		return fmt.Errorf("auth.tokenserver.signingkey: %w", err)
+	}
+	issuer, service := orDefault(ts.Issuer, "wharf"), orDefault(ts.Service, "wharf")
+	ttl, refresh := orDuration(ts.Expiration, 5*time.Minute), orDuration(ts.RefreshExpiration, 30*24*time.Hour)
+	if g.Signer, err = auth.NewSigner(key, issuer, service, ttl, refresh); err != nil {
+		return fmt.Errorf("auth.tokenserver: %w", err)
+	}
+	if g.Verifier, err = auth.NewVerifier(issuer, service, []crypto.PublicKey{key.Public()}, nil); err != nil {
+		return fmt.Errorf("auth.tokenserver: %w", err)
+	}
+	g.Mode, g.Service, g.TokenRealm = auth.ModeTokenServer, service, ts.Realm
+	return nil
+}
+
+func externalToken(g *auth.Guard, t *config.TokenAuth) error {
+	for key, v := range map[string]string{"realm": t.Realm, "service": t.Service, "issuer": t.Issuer} {
+		if v == "" {
+			return fmt.Errorf("auth.token.%s: must be set", key)
+		}
+	}
+	if t.RootCertBundle == "" && t.JWKS == "" {
+		return errors.New("auth.token: rootcertbundle or jwks must be set")
+	}
+	var roots *x509.CertPool
+	var keys []crypto.PublicKey
+	if t.RootCertBundle != "" {
+		var err error
+		if roots, keys, err = auth.LoadCertBundle(t.RootCertBundle); err != nil {
+			return fmt.Errorf("auth.token: %w", err)
+		}
+	}
+	v, err := auth.NewVerifier(t.Issuer, t.Service, keys, roots)
+	if err != nil {
+		return fmt.Errorf("auth.token: %w", err)
+	}
+	if t.JWKS != "" {
+		set, err := auth.LoadJWKS(t.JWKS)
+		if err != nil {
+			return fmt.Errorf("auth.token: %w", err)
+		}
+		for kid, k := range set {
+			v.AddKey(kid, k)
+		}
+	}
+	g.Mode, g.Verifier, g.Service, g.TokenRealm = auth.ModeExternalToken, v, t.Service, t.Realm
+	return nil
+}
+
+// tlsConfig builds the listener's TLS settings; nil when http.tls is unset.
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	if t.Certificate == "" && t.Key == "" {
+		return nil, nil
+	}
+	if t.Certificate == "" || t.Key == "" {
+		return nil, errors.New("http.tls: certificate and key must both be set")
+	}
+	cert, err := tls.LoadX509KeyPair(t.Certificate, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("http.tls: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	switch t.MinimumTLS {
+	case "", "tls1.2":
+	case "tls1.3":
+		c.MinVersion = tls.VersionTLS13
+	default:
+		return nil, fmt.Errorf("http.tls.minimumtls: %q is not tls1.2 or tls1.3", t.MinimumTLS)
+	}
+	if len(t.ClientCAs) > 0 {
+		pool := x509.NewCertPool()
+		for _, path := range t.ClientCAs {
+			pem, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("http.tls.clientcas: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("http.tls.clientcas: %s holds no PEM certificate", path)
+			}
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
