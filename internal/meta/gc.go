@@ -18,6 +18,10 @@ const (
 	CandidateLink     CandidateKind = 1 // a repository's link to a blob
 	CandidateBlob     CandidateKind = 2 // a blob (bytes and row)
 	CandidateManifest CandidateKind = 3 // a manifest that may be untagged
+	// CandidateBytes is a removed blob's bytes, deleted in a transaction of
+	// their own after the row's removal committed: a crash between removing
+	// bytes and committing can then never leave a row without bytes.
+	CandidateBytes CandidateKind = 4
 )
 
 func (k CandidateKind) String() string {
@@ -28,6 +32,8 @@ func (k CandidateKind) String() string {
 		return "blob"
 	case CandidateManifest:
 		return "manifest"
+	case CandidateBytes:
+		return "bytes"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -148,11 +154,17 @@ func (g *gcTx) exists(ctx context.Context, q string, args ...any) (bool, error) 
 }
 
 // Due implements GCTx.
+//
+// PostgreSQL: the candidates listed are locked until the transaction ends,
+// and candidates another collector's transaction holds are skipped, so
+// collectors on several nodes take different candidates instead of waiting
+// for each other (the claim in Review would make double processing
+// harmless, but the second collector would wait for the first to commit).
 func (g *gcTx) Due(ctx context.Context, freshBefore time.Time, limit int) ([]Candidate, error) {
 	rows, err := g.tx.QueryContext(ctx, g.s.d.rebind(`SELECT q.kind, q.repo_id, COALESCE(r.name, ''), q.digest, q.fresh, q.enqueued_at
 		FROM gc_queue q LEFT JOIN repositories r ON r.id = q.repo_id
 		WHERE q.fresh = 0 OR q.enqueued_at < ?
-		ORDER BY q.kind, q.enqueued_at LIMIT ?`), freshBefore.UnixMilli(), limit)
+		ORDER BY q.kind, q.enqueued_at, q.repo_id, q.digest LIMIT ?`+g.s.d.forUpdateSkipLocked("q")), freshBefore.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list garbage candidates: %w", err)
 	}
@@ -172,7 +184,45 @@ func (g *gcTx) Due(ctx context.Context, freshBefore time.Time, limit int) ([]Can
 }
 
 // Review implements GCTx.
+//
+// PostgreSQL: each review runs under a savepoint. If PostgreSQL breaks a
+// deadlock between this transaction and a push by aborting the review, the
+// review alone is rolled back (the candidate stays queued for a later
+// round) and the rest of the batch goes on: above all, a blob whose bytes
+// an earlier review of the batch deleted never gets its row back from a
+// rollback of the whole transaction.
 func (g *gcTx) Review(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	if !g.s.d.rowLocks {
+		return g.review(ctx, c, opts)
+	}
+	if _, err := g.tx.ExecContext(ctx, `SAVEPOINT gc_review`); err != nil {
+		return nil, wrapReview(c, err)
+	}
+	out, err := g.review(ctx, c, opts)
+	if err != nil {
+		if _, rerr := g.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT gc_review`); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		if retryable(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if _, err := g.tx.ExecContext(ctx, `RELEASE SAVEPOINT gc_review`); err != nil {
+		return nil, wrapReview(c, err)
+	}
+	return out, nil
+}
+
+func (g *gcTx) review(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	// PostgreSQL: CommitBlob, LinkBlob and PutManifest of the same digest
+	// hold this lock while they write; with it, a review and a push of
+	// one digest never interleave (see lockDigest). Taken before the claim,
+	// so that a push which requeues the candidate meanwhile makes the
+	// claim fail.
+	if err := g.s.lockDigest(ctx, g.tx, c.Digest); err != nil {
+		return nil, wrapReview(c, err)
+	}
 	claimed, err := g.claim(ctx, c)
 	if err != nil || !claimed {
 		return nil, err
@@ -182,6 +232,8 @@ func (g *gcTx) Review(ctx context.Context, c Candidate, opts ReviewOptions) ([]R
 		return g.reviewLink(ctx, c)
 	case CandidateBlob:
 		return g.reviewBlob(ctx, c, opts)
+	case CandidateBytes:
+		return g.reviewBytes(ctx, c, opts)
 	case CandidateManifest:
 		if !opts.DeleteUntagged {
 			return nil, nil
@@ -205,6 +257,16 @@ func (g *gcTx) claim(ctx context.Context, c Candidate) (bool, error) {
 
 // reviewLink drops a repository's link to a blob no manifest there uses.
 func (g *gcTx) reviewLink(ctx context.Context, c Candidate) ([]Removal, error) {
+	// PostgreSQL: lock the link before looking for references. A manifest
+	// push locks the links it needs FOR SHARE (checkRefs) until it
+	// commits: either it committed before this lock was granted and its
+	// references are seen below, or it waits for this transaction and
+	// then finds the link gone (MissingRefsError).
+	linked, err := g.exists(ctx, `SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?`+g.s.d.forUpdate(),
+		c.RepoID, c.Digest.String())
+	if err != nil || !linked {
+		return nil, wrapReview(c, err)
+	}
 	used, err := g.exists(ctx, `SELECT 1 FROM manifest_refs WHERE repo_id = ? AND ref_digest = ? AND kind = ? LIMIT 1`,
 		c.RepoID, c.Digest.String(), int(RefBlob))
 	if err != nil || used {
@@ -224,6 +286,9 @@ func (g *gcTx) reviewLink(ctx context.Context, c Candidate) ([]Removal, error) {
 }
 
 // reviewBlob removes a blob no repository links to, bytes and row together.
+// Links to a blob are only made by CommitBlob and LinkBlob, which hold the
+// blob's digest lock as Review does: nothing can link it between the check
+// below and the removal of its bytes.
 func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
 	linked, err := g.exists(ctx, `SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1`, c.Digest.String())
 	if err != nil || linked {
@@ -240,19 +305,40 @@ func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) 
 	if _, err := g.exec(ctx, `DELETE FROM blobs WHERE digest = ?`, c.Digest.String()); err != nil {
 		return nil, wrapReview(c, err)
 	}
+	if err := g.s.enqueue(ctx, g.tx, CandidateBytes, 0, c.Digest, false); err != nil {
+		return nil, err
+	}
+	return []Removal{{Kind: CandidateBlob, Digest: c.Digest, Size: size}}, nil
+}
+
+// reviewBytes deletes the bytes of a blob whose row is gone, unless a push
+// recorded the blob again meanwhile (its bytes are then the new ones). The
+// bytes go inside this transaction, after the check; if the process dies
+// before the commit, the candidate stays queued and the deletion is simply
+// done again.
+func (g *gcTx) reviewBytes(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	back, err := g.exists(ctx, `SELECT 1 FROM blobs WHERE digest = ?`, c.Digest.String())
+	if err != nil || back {
+		return nil, wrapReview(c, err)
+	}
 	if opts.RemoveBytes != nil {
 		if err := opts.RemoveBytes(c.Digest); err != nil {
 			return nil, fmt.Errorf("remove bytes of %s: %w", c.Digest, err)
 		}
 	}
-	return []Removal{{Kind: CandidateBlob, Digest: c.Digest, Size: size}}, nil
+	return nil, nil
 }
 
 // reviewManifest removes a manifest nothing keeps: no tag, no index in the
 // repository listing it, and no subject that is itself kept.
 func (g *gcTx) reviewManifest(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
+	// PostgreSQL: lock the manifest before the checks. An index push
+	// locks its child manifests FOR SHARE (checkRefs) until it commits, so
+	// either its reference to this manifest is seen below or it finds the
+	// manifest gone. A tag push of this manifest holds its digest lock,
+	// taken by Review too.
 	var subject sql.NullString
-	err := g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT subject FROM manifests WHERE repo_id = ? AND digest = ?`),
+	err := g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT subject FROM manifests WHERE repo_id = ? AND digest = ?`+g.s.d.forUpdate()),
 		c.RepoID, c.Digest.String()).Scan(&subject)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

@@ -16,7 +16,7 @@ import (
 // SQL is the Store over database/sql. Writes go through one pool and reads
 // through another: for SQLite the write pool has a single connection, so
 // writers queue in Go instead of failing with SQLITE_BUSY, while readers run
-// concurrently under WAL.
+// concurrently under WAL. For PostgreSQL both are the same pool.
 type SQL struct {
 	w, r *sql.DB
 	d    dialect
@@ -56,6 +56,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	errR := s.r.Close()
 	errW := s.w.Close()
 	return errors.Join(errW, errR)
@@ -63,6 +66,11 @@ func (s *SQL) Close() error {
 
 func (s *SQL) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// Nodes starting together: the first applies what is missing, the
+		// others wait here and then find nothing left to apply.
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
@@ -85,20 +93,34 @@ func (s *SQL) migrate(ctx context.Context) error {
 
 func (s *SQL) millis() int64 { return s.now().UnixMilli() }
 
-// tx runs fn in a write transaction, committing when it returns nil.
+// maxTxAttempts bounds how often tx runs a transaction that PostgreSQL
+// aborted to break a deadlock.
+const maxTxAttempts = 4
+
+// tx runs fn in a write transaction, committing when it returns nil. On
+// PostgreSQL a transaction chosen as a deadlock's victim is rolled back and
+// run again (fn must have no effect outside the transaction before its last
+// statement: CommitBlob's commitBytes runs after every statement, and a
+// deadlock can only strike while a statement waits for a lock).
 func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("metadata: begin: %w", err)
+	for attempt := 1; ; attempt++ {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("metadata: begin: %w", err)
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			if attempt < maxTxAttempts && retryable(err) && ctx.Err() == nil {
+				time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("metadata: commit: %w", err)
+		}
+		return nil
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("metadata: commit: %w", err)
-	}
-	return nil
 }
 
 func (s *SQL) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
@@ -109,7 +131,10 @@ func (s *SQL) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
-// ensureRepo returns repo's id, creating the repository if needed.
+// ensureRepo returns repo's id, creating the repository if needed. Safe
+// under concurrency on PostgreSQL too: a second insert of the same name
+// waits for the first transaction and then does nothing (or inserts, if
+// the first rolled back), and the SELECT, a new statement, sees the row.
 func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, error) {
 	if _, err := s.exec(ctx, tx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, repo, s.millis()); err != nil {
 		return 0, fmt.Errorf("create repository %s: %w", repo, err)
@@ -127,6 +152,14 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 // row can never outlive its bytes.
 func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// PostgreSQL: the garbage collector's review of d holds the same
+		// lock while it checks for links, deletes the row and the bytes;
+		// without it, a review could delete the bytes this commit has
+		// just put in place, or this commit could find (and link) a row
+		// whose bytes the review is deleting.
+		if err := s.lockDigest(ctx, tx, d); err != nil {
+			return err
+		}
 		now := s.millis()
 		if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
 			return fmt.Errorf("record blob %s: %w", d, err)
@@ -173,6 +206,9 @@ func (s *SQL) BlobSize(ctx context.Context, d digest.Digest) (int64, error) {
 
 // RepoBlobSize implements Store.
 func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
+	if !s.storable(repo, d.String()) {
+		return 0, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
+	}
 	var size int64
 	err := s.queryRow(ctx, `SELECT b.size FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
@@ -184,6 +220,12 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 // LinkBlob implements Store.
 func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// PostgreSQL: taken before the blob row is checked, so a garbage
+		// review of d either finished (the row is gone: ErrNotFound) or
+		// starts after this link commits and sees it.
+		if err := s.lockDigest(ctx, tx, d); err != nil {
+			return err
+		}
 		var one int
 		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM blobs WHERE digest = ?`), d.String()).Scan(&one)
 		if err := notFound(err, "blob %s", d); err != nil {
@@ -214,6 +256,14 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 // PutManifest implements Store.
 func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// PostgreSQL: a garbage review of this manifest holds the same
+		// lock. Without it, pushing bytes that are already stored (the
+		// insert does nothing) could race a review that found the
+		// manifest untagged and deletes it: the new tag would then point
+		// at a manifest that is gone.
+		if err := s.lockDigest(ctx, tx, m.Digest); err != nil {
+			return err
+		}
 		id, err := s.ensureRepo(ctx, tx, repo)
 		if err != nil {
 			return err
@@ -254,6 +304,14 @@ func (s *SQL) setTag(ctx context.Context, tx *sql.Tx, repoID int64, repo, tag st
 }
 
 // checkRefs returns *MissingRefsError naming every reference repo lacks.
+//
+// PostgreSQL: each row found is locked FOR SHARE until the manifest and its
+// references commit. The garbage collector locks a link or manifest row FOR
+// UPDATE before it checks manifest_refs (gcTx.reviewLink, reviewManifest),
+// so either this push commits first and the review sees the new
+// reference, or the review deletes the row first and the lock here waits,
+// finds the row gone and the push fails with MissingRefsError. A row is
+// never deleted under a manifest that was just stored.
 func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Ref) error {
 	var missing []Ref
 	for _, ref := range refs {
@@ -261,6 +319,7 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 		if ref.Kind == RefManifest {
 			q = `SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?`
 		}
+		q += s.d.forShare()
 		var one int
 		err := tx.QueryRowContext(ctx, s.d.rebind(q), repoID, ref.Digest.String()).Scan(&one)
 		switch {
@@ -302,6 +361,9 @@ func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *M
 
 // GetManifest implements Store.
 func (s *SQL) GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error) {
+	if !s.storable(repo, d.String()) {
+		return nil, fmt.Errorf("manifest %s in %s: %w", d, repo, ErrNotFound)
+	}
 	m := &Manifest{Digest: d}
 	var subject sql.NullString
 	var created int64
@@ -319,6 +381,9 @@ func (s *SQL) GetManifest(ctx context.Context, repo string, d digest.Digest) (*M
 
 // ResolveTag implements Store.
 func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
+	if !s.storable(repo, tag) {
+		return "", fmt.Errorf("tag %s:%s: %w", repo, tag, ErrNotFound)
+	}
 	var d string
 	err := s.queryRow(ctx, `SELECT t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repo_id
 		WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&d)
@@ -379,12 +444,19 @@ func (s *SQL) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d 
 		}
 	}
 	deleted := []digest.Digest{d}
-	if keepReferrers {
-		return deleted, nil
-	}
 	referrers, err := s.referrerDigests(ctx, tx, repoID, d)
 	if err != nil {
 		return nil, err
+	}
+	if keepReferrers {
+		// Kept referrers now point at a missing subject: candidates for
+		// delete-untagged, which removes orphaned artifacts.
+		for _, r := range referrers {
+			if err := s.enqueue(ctx, tx, CandidateManifest, repoID, r, false); err != nil {
+				return nil, err
+			}
+		}
+		return deleted, nil
 	}
 	for _, r := range referrers {
 		more, err := s.deleteManifestTx(ctx, tx, repoID, r, false)
@@ -436,6 +508,9 @@ func (s *SQL) referrerDigests(ctx context.Context, tx *sql.Tx, repoID int64, d d
 
 // DeleteTag implements Store.
 func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
+	if !s.storable(repo, tag) {
+		return fmt.Errorf("tag %s:%s: %w", repo, tag, ErrNotFound)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		return s.deleteTagTx(ctx, tx, repo, tag)
 	})
@@ -458,13 +533,21 @@ func (s *SQL) deleteTagTx(ctx context.Context, tx *sql.Tx, repo, tag string) err
 
 // Tags implements Store.
 func (s *SQL) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	op, last, ok := s.after(last)
+	if !ok || !s.storable(repo) {
+		return []string{}, nil
+	}
 	return s.names(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
-		WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`, n, repo, last)
+		WHERE r.name = ? AND t.name `+op+` ? ORDER BY t.name LIMIT ?`, n, repo, last)
 }
 
 // Repositories implements Store.
 func (s *SQL) Repositories(ctx context.Context, last string, n int) ([]string, error) {
-	return s.names(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, n, last)
+	op, last, ok := s.after(last)
+	if !ok {
+		return []string{}, nil
+	}
+	return s.names(ctx, `SELECT name FROM repositories WHERE name `+op+` ? ORDER BY name LIMIT ?`, n, last)
 }
 
 // names runs a listing query whose last argument is the LIMIT.
@@ -490,6 +573,9 @@ func (s *SQL) names(ctx context.Context, q string, n int, args ...any) ([]string
 
 // RepoExists implements Store.
 func (s *SQL) RepoExists(ctx context.Context, repo string) (bool, error) {
+	if !s.storable(repo) {
+		return false, nil
+	}
 	var one int
 	err := s.queryRow(ctx, `SELECT 1 FROM repositories WHERE name = ?`, repo).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -503,6 +589,9 @@ func (s *SQL) RepoExists(ctx context.Context, repo string) (bool, error) {
 
 // Referrers implements Store.
 func (s *SQL) Referrers(ctx context.Context, repo string, d digest.Digest) ([]Referrer, error) {
+	if !s.storable(repo, d.String()) {
+		return nil, nil
+	}
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT m.digest, m.media_type, m.artifact_type, LENGTH(m.payload), m.annotations
 		FROM manifests m JOIN repositories r ON r.id = m.repo_id
 		WHERE r.name = ? AND m.subject = ? ORDER BY m.digest`), repo, d.String())
@@ -538,6 +627,9 @@ func (s *SQL) CreateUpload(ctx context.Context, u *Upload) error {
 
 // GetUpload implements Store.
 func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
+	if !s.storable(id) {
+		return nil, fmt.Errorf("upload %s: %w", id, ErrNotFound)
+	}
 	u := &Upload{ID: id}
 	var created, updated int64
 	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
@@ -554,6 +646,13 @@ func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 
 // AdvanceUpload implements Store.
 func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState []byte) error {
+	if !s.storable(id) {
+		return fmt.Errorf("upload %s: %w", id, ErrNotFound)
+	}
+	// Under PostgreSQL's READ COMMITTED the compare-and-set holds too: a
+	// second UPDATE of the row waits for the first to commit, then
+	// re-checks its WHERE on the new row, finds the offset moved and
+	// changes nothing (ErrConflict).
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, backend_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
 			to, hashState, backendState, s.millis(), id, from)
@@ -569,6 +668,9 @@ func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hash
 
 // DeleteUpload implements Store.
 func (s *SQL) DeleteUpload(ctx context.Context, id string) error {
+	if !s.storable(id) {
+		return fmt.Errorf("upload %s: %w", id, ErrNotFound)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `DELETE FROM uploads WHERE id = ?`, id)
 		if err != nil {
