@@ -285,10 +285,10 @@ func (g *gcTx) reviewLink(ctx context.Context, c Candidate) ([]Removal, error) {
 	return []Removal{{Kind: CandidateLink, Repo: c.Repo, Digest: c.Digest}}, nil
 }
 
-// reviewBlob removes a blob no repository links to, bytes and row together.
-// Links to a blob are only made by CommitBlob and LinkBlob, which hold the
-// blob's digest lock as Review does: nothing can link it between the check
-// below and the removal of its bytes.
+// reviewBlob removes the row of a blob no repository links to and queues
+// its bytes. Links to a blob are only made by CommitBlob and LinkBlob, which
+// hold the blob's digest lock as Review does (PostgreSQL): nothing can link
+// it between the check below and the removal of the row.
 func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
 	linked, err := g.exists(ctx, `SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1`, c.Digest.String())
 	if err != nil || linked {
@@ -315,7 +315,10 @@ func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) 
 // recorded the blob again meanwhile (its bytes are then the new ones). The
 // bytes go inside this transaction, after the check; if the process dies
 // before the commit, the candidate stays queued and the deletion is simply
-// done again.
+// done again. PostgreSQL: CommitBlob holds the digest lock Review took, so
+// a push of the blob either committed before the check (the row is back
+// and the bytes stay) or waits until the bytes are gone and then puts its
+// own in place.
 func (g *gcTx) reviewBytes(ctx context.Context, c Candidate, opts ReviewOptions) ([]Removal, error) {
 	back, err := g.exists(ctx, `SELECT 1 FROM blobs WHERE digest = ?`, c.Digest.String())
 	if err != nil || back {

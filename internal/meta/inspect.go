@@ -118,12 +118,13 @@ func (s *SQL) refsOf(ctx context.Context, repoID int64, d digest.Digest) ([]Ref,
 	return refs, rows.Err()
 }
 
-// Usage implements Inspector.
+// Usage implements Inspector. Sums are cast to BIGINT: PostgreSQL sums
+// BIGINT columns as NUMERIC.
 func (s *SQL) Usage(ctx context.Context) ([]RepoUsage, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT r.name,
 		(SELECT COUNT(*) FROM repository_blobs rb WHERE rb.repo_id = r.id),
-		(SELECT COALESCE(SUM(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo_id = r.id),
-		(SELECT COALESCE(SUM(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo_id = r.id
+		(SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo_id = r.id),
+		(SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo_id = r.id
 			AND NOT EXISTS (SELECT 1 FROM repository_blobs o WHERE o.digest = rb.digest AND o.repo_id <> r.id)),
 		(SELECT COUNT(*) FROM manifests m WHERE m.repo_id = r.id),
 		(SELECT COUNT(*) FROM tags t WHERE t.repo_id = r.id)

@@ -7,17 +7,60 @@ import (
 
 // dialect holds what differs between SQLite and PostgreSQL; every query is
 // written once with ? placeholders and rebound for PostgreSQL.
+//
+// SQLite runs one writer at a time (a single write connection, BEGIN
+// IMMEDIATE), so its transactions never interleave. PostgreSQL runs many
+// writers at once, on many nodes, under READ COMMITTED: where a transaction
+// checks something and then acts on it, the PostgreSQL dialect takes a lock
+// first (row locks through forUpdate/forShare, a per-digest advisory lock
+// through lockDigest). Each of these is a no-op on SQLite.
 type dialect struct {
 	name       string
 	blobType   string // type of byte columns
 	serialPK   string // auto-numbered primary key column type
+	textType   string // type of text columns: compared and sorted bytewise
 	dollarArgs bool   // $1, $2 placeholders instead of ?
+	rowLocks   bool   // SELECT ... FOR UPDATE / FOR SHARE / SKIP LOCKED exist
+	advisory   bool   // pg_advisory_xact_lock exists
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY"}
-	postgresDialect = dialect{name: "postgres", blobType: "BYTEA", serialPK: "BIGSERIAL PRIMARY KEY", dollarArgs: true}
+	sqliteDialect = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY", textType: "TEXT"}
+	// Text columns use the "C" collation so that names compare and sort
+	// bytewise whatever the database's default collation is, as SQLite's
+	// BINARY collation does (tag and repository listings are in byte order,
+	// and paging compares with >).
+	postgresDialect = dialect{name: "postgres", blobType: "BYTEA", serialPK: "BIGSERIAL PRIMARY KEY",
+		textType: `TEXT COLLATE "C"`, dollarArgs: true, rowLocks: true, advisory: true}
 )
+
+// forUpdate is the suffix of a SELECT that locks the rows it returns
+// against concurrent change and deletion until the transaction ends.
+func (d dialect) forUpdate() string {
+	if !d.rowLocks {
+		return ""
+	}
+	return " FOR UPDATE"
+}
+
+// forShare is the suffix of a SELECT that keeps the rows it returns from
+// being changed or deleted until the transaction ends, while letting other
+// transactions share them.
+func (d dialect) forShare() string {
+	if !d.rowLocks {
+		return ""
+	}
+	return " FOR SHARE"
+}
+
+// forUpdateSkipLocked locks the returned rows of table alias and skips rows
+// another transaction holds.
+func (d dialect) forUpdateSkipLocked(alias string) string {
+	if !d.rowLocks {
+		return ""
+	}
+	return " FOR UPDATE OF " + alias + " SKIP LOCKED"
+}
 
 // rebind turns ? placeholders into $n for PostgreSQL. Queries in this package
 // never contain a literal question mark.
@@ -41,35 +84,37 @@ func (d dialect) rebind(q string) string {
 
 // schema renders a migration for the dialect.
 func (d dialect) schema(m string) string {
-	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK).Replace(m)
+	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK, "{{text}}", d.textType).Replace(m)
 }
 
-// migrations are applied in order, each once; append, never edit.
+// migrations are applied in order, each once; append, never edit (a
+// placeholder may replace a type only where it renders exactly as before for
+// every database already migrated: {{text}} is TEXT on SQLite).
 // Times are Unix milliseconds in BIGINT columns, portable across dialects.
 var migrations = []string{
 	`CREATE TABLE repositories (
 		id {{serial}},
-		name TEXT NOT NULL UNIQUE,
+		name {{text}} NOT NULL UNIQUE,
 		created_at BIGINT NOT NULL
 	);
 	CREATE TABLE blobs (
-		digest TEXT PRIMARY KEY,
+		digest {{text}} PRIMARY KEY,
 		size BIGINT NOT NULL,
 		created_at BIGINT NOT NULL
 	);
 	CREATE TABLE repository_blobs (
 		repo_id BIGINT NOT NULL REFERENCES repositories(id),
-		digest TEXT NOT NULL REFERENCES blobs(digest),
+		digest {{text}} NOT NULL REFERENCES blobs(digest),
 		created_at BIGINT NOT NULL,
 		PRIMARY KEY (repo_id, digest)
 	);
 	CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
 	CREATE TABLE manifests (
 		repo_id BIGINT NOT NULL REFERENCES repositories(id),
-		digest TEXT NOT NULL,
-		media_type TEXT NOT NULL,
-		artifact_type TEXT NOT NULL,
-		subject TEXT,
+		digest {{text}} NOT NULL,
+		media_type {{text}} NOT NULL,
+		artifact_type {{text}} NOT NULL,
+		subject {{text}},
 		annotations {{blob}},
 		payload {{blob}} NOT NULL,
 		created_at BIGINT NOT NULL,
@@ -78,8 +123,8 @@ var migrations = []string{
 	CREATE INDEX manifests_subject ON manifests(repo_id, subject);
 	CREATE TABLE manifest_refs (
 		repo_id BIGINT NOT NULL,
-		manifest_digest TEXT NOT NULL,
-		ref_digest TEXT NOT NULL,
+		manifest_digest {{text}} NOT NULL,
+		ref_digest {{text}} NOT NULL,
 		kind INTEGER NOT NULL,
 		PRIMARY KEY (repo_id, manifest_digest, ref_digest),
 		FOREIGN KEY (repo_id, manifest_digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE
@@ -87,16 +132,16 @@ var migrations = []string{
 	CREATE INDEX manifest_refs_ref ON manifest_refs(repo_id, ref_digest);
 	CREATE TABLE tags (
 		repo_id BIGINT NOT NULL,
-		name TEXT NOT NULL,
-		manifest_digest TEXT NOT NULL,
+		name {{text}} NOT NULL,
+		manifest_digest {{text}} NOT NULL,
 		updated_at BIGINT NOT NULL,
 		PRIMARY KEY (repo_id, name),
 		FOREIGN KEY (repo_id, manifest_digest) REFERENCES manifests(repo_id, digest)
 	);
 	CREATE INDEX tags_manifest ON tags(repo_id, manifest_digest);
 	CREATE TABLE uploads (
-		id TEXT PRIMARY KEY,
-		repo TEXT NOT NULL,
+		id {{text}} PRIMARY KEY,
+		repo {{text}} NOT NULL,
 		byte_offset BIGINT NOT NULL,
 		hash_state {{blob}},
 		created_at BIGINT NOT NULL,
@@ -110,7 +155,7 @@ var migrations = []string{
 	`CREATE TABLE gc_queue (
 		kind INTEGER NOT NULL,
 		repo_id BIGINT NOT NULL,
-		digest TEXT NOT NULL,
+		digest {{text}} NOT NULL,
 		fresh INTEGER NOT NULL,
 		enqueued_at BIGINT NOT NULL,
 		PRIMARY KEY (kind, repo_id, digest)

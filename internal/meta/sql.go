@@ -152,11 +152,12 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 // row can never outlive its bytes.
 func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		// PostgreSQL: the garbage collector's review of d holds the same
-		// lock while it checks for links, deletes the row and the bytes;
-		// without it, a review could delete the bytes this commit has
-		// just put in place, or this commit could find (and link) a row
-		// whose bytes the review is deleting.
+		// PostgreSQL: the garbage collector's reviews of d hold the same
+		// lock (the blob review, which checks for links and deletes the
+		// row; the bytes review, which checks the row is gone and deletes
+		// the bytes). Without it, a bytes review that found no row could
+		// delete the bytes this commit has just put in place, or a blob
+		// review could delete the row this commit is linking.
 		if err := s.lockDigest(ctx, tx, d); err != nil {
 			return err
 		}

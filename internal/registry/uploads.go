@@ -147,10 +147,20 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		u.Offset += n
 		u.HashState, u.BackendState = state, backend
 	}
-	if writeErr != nil {
-		return errorf(CodeBlobUploadInvalid, "reading the request body failed after %d bytes: %v", n, writeErr)
+	return bodyError(writeErr, hr, n)
+}
+
+// bodyError tells a client that stopped sending (its fault: 400) from a
+// storage failure (ours: 500).
+func bodyError(err error, hr *hashingReader, n int64) error {
+	switch {
+	case err == nil:
+		return nil
+	case hr.err != nil && errors.Is(err, hr.err):
+		return errorf(CodeBlobUploadInvalid, "reading the request body failed after %d bytes: %v", n, err)
+	default:
+		return fmt.Errorf("store upload bytes after %d bytes: %w", n, err)
 	}
-	return nil
 }
 
 // FinishUpload appends an optional last chunk, checks the digest and commits
@@ -220,7 +230,10 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, hr)
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
-		return BlobInfo{}, errorf(CodeBlobUploadInvalid, "reading the request body failed after %d bytes: %v", n, err)
+		if err == nil {
+			err = fmt.Errorf("stored %d of %d bytes", n, hr.n)
+		}
+		return BlobInfo{}, bodyError(err, hr, n)
 	}
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
 		r.blobs.CancelUpload(ctx, id, state)
@@ -316,11 +329,14 @@ func (r *Registry) purgeOrphanUploadBytes(ctx context.Context, cutoff time.Time,
 	return purged, nil
 }
 
-// hashingReader feeds everything read through it to h and counts it.
+// hashingReader feeds everything read through it to h, counts it,
+// and remembers the error reading failed with, so a client's broken body
+// can be told from a storage failure.
 type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
 }
 
 func (hr *hashingReader) Read(p []byte) (int, error) {
@@ -328,6 +344,9 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		hr.h.Write(p[:n])
 		hr.n += int64(n)
+	}
+	if err != nil && err != io.EOF {
+		hr.err = err
 	}
 	return n, err
 }
