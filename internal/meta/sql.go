@@ -188,14 +188,15 @@ func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size
 // candidate: if no manifest comes to reference it within the grace period,
 // it goes.
 func (s *SQL) link(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
-	res, err := s.exec(ctx, tx, `INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, d.String(), s.millis())
+	_, err := s.exec(ctx, tx, `INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`, repoID, d.String(), s.millis())
 	if err != nil {
 		return fmt.Errorf("link blob %s: %w", d, err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return s.enqueue(ctx, tx, CandidateLink, repoID, d, true)
-	}
-	return nil
+	// Queued fresh even when the link already existed: a client pushing or
+	// mounting the blob again means to reference it, so a removal already
+	// pending for the link (its last manifest deleted) must wait out the
+	// grace period again rather than take the link right after the 201.
+	return s.enqueue(ctx, tx, CandidateLink, repoID, d, true)
 }
 
 // BlobSize implements Store.
