@@ -92,30 +92,11 @@ func (s *SQL) ManifestPage(ctx context.Context, afterRepo int64, afterDigest str
 		return nil, fmt.Errorf("list manifests: %w", err)
 	}
 	for i := range out {
-		if out[i].Refs, err = s.refsOf(ctx, out[i].RepoID, out[i].Digest); err != nil {
+		if out[i].Refs, err = s.manifestRefs(ctx, s.r, out[i].RepoID, out[i].Digest); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-func (s *SQL) refsOf(ctx context.Context, repoID int64, d digest.Digest) ([]Ref, error) {
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ? ORDER BY ref_digest`), repoID, d.String())
-	if err != nil {
-		return nil, fmt.Errorf("references of %s: %w", d, err)
-	}
-	defer rows.Close()
-	var refs []Ref
-	for rows.Next() {
-		var r Ref
-		var dg string
-		if err := rows.Scan(&dg, &r.Kind); err != nil {
-			return nil, fmt.Errorf("references of %s: %w", d, err)
-		}
-		r.Digest = digest.Digest(dg)
-		refs = append(refs, r)
-	}
-	return refs, rows.Err()
 }
 
 // Usage implements Inspector. Sums are cast to BIGINT: PostgreSQL sums

@@ -470,9 +470,15 @@ func (s *SQL) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d 
 	return deleted, nil
 }
 
-// manifestRefs lists what a manifest references.
-func (s *SQL) manifestRefs(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) ([]Ref, error) {
-	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`), repoID, d.String())
+// querier is what a transaction and a pool have in common.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// manifestRefs lists what a manifest references, in a transaction or from
+// the read pool.
+func (s *SQL) manifestRefs(ctx context.Context, q querier, repoID int64, d digest.Digest) ([]Ref, error) {
+	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ? ORDER BY ref_digest`), repoID, d.String())
 	if err != nil {
 		return nil, fmt.Errorf("references of %s: %w", d, err)
 	}
