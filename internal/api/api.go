@@ -84,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	need, requireLogin := h.requiredAccess(rt, r.Method)
-	dec, err := h.opts.Guard.Authorize(r, need, requireLogin)
+	dec, err := h.opts.Guard.Authorize(r, need, requireLogin, mountSource(rt, r)...)
 	if err != nil {
 		writeError(w, r, h.log, err)
 		return
@@ -125,6 +125,20 @@ func (h *Handler) requiredAccess(rt route, method string) ([]auth.Scope, bool) {
 		return repo(auth.ActionPush), false
 	}
 	return nil, true
+}
+
+// mountSource is the scope a cross-repository mount would like besides its
+// own: pull on the repository it mounts from.
+func mountSource(rt route, r *http.Request) []auth.Scope {
+	if rt.kind != routeUploads || r.Method != http.MethodPost {
+		return nil
+	}
+	q := r.URL.Query()
+	from := q.Get("from")
+	if q.Get("mount") == "" || from == "" || registry.ValidateName(from) != nil {
+		return nil
+	}
+	return []auth.Scope{{Type: "repository", Name: from, Actions: []string{auth.ActionPull}}}
 }
 
 func hasName(k routeKind) bool { return k != routeBase && k != routeCatalog && k != routeToken }

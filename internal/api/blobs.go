@@ -77,6 +77,14 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 // monolithic upload (?digest=), or a new upload session.
 func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) error {
 	q := r.URL.Query()
+	if src := mountSource(rt, r); src != nil {
+		// A token for the target alone: ask for one covering the source
+		// too when the policy would grant it, as distribution does.
+		need, _ := h.requiredAccess(rt, r.Method)
+		if err := h.opts.Guard.WantScope(r, decision(r.Context()), need, src[0]); err != nil {
+			return err
+		}
+	}
 	if mount := q.Get("mount"); mount != "" && h.mayMountFrom(r, q.Get("from")) {
 		d, err := registry.ParseDigest(mount)
 		if err != nil {
@@ -122,7 +130,7 @@ func (h *Handler) mayMountFrom(r *http.Request, from string) bool {
 		return true
 	}
 	if from == "" {
-		return !d.FiltersCatalog()
+		return d.SeesAll()
 	}
 	return d.Allows("repository", from, auth.ActionPull)
 }

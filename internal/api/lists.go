@@ -25,7 +25,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error
 	if err != nil {
 		return err
 	}
-	if more {
+	if more && len(repos) > 0 {
 		setNextLink(w, "/v2/_catalog", n, repos[len(repos)-1])
 	}
 	writeJSON(w, r, http.StatusOK, struct {
@@ -43,7 +43,7 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, rt route) error {
 	if err != nil {
 		return err
 	}
-	if more {
+	if more && len(tags) > 0 {
 		setNextLink(w, "/v2/"+rt.name+"/tags/list", n, tags[len(tags)-1])
 	}
 	writeJSON(w, r, http.StatusOK, struct {
@@ -84,6 +84,9 @@ func (h *Handler) visibleCatalog(r *http.Request, last string, n int) ([]string,
 		return h.reg.Catalog(r.Context(), last, n)
 	}
 	out := []string{}
+	if n == 0 {
+		return out, false, nil
+	}
 	for n < 0 || len(out) < n {
 		page, more, err := h.reg.Catalog(r.Context(), last, defaultCatalogPage)
 		if err != nil {

@@ -114,13 +114,24 @@ func (d *Decision) CanSee(repo string) bool {
 
 // FiltersCatalog reports whether the caller's catalog must be filtered.
 func (d *Decision) FiltersCatalog() bool {
-	return !d.Allows("registry", "catalog", ActionAll)
+	return !d.SeesAll()
+}
+
+// SeesAll reports whether the caller may see every repository: no auth, a
+// token with the catalog scope, or a user the policy lets see everything.
+func (d *Decision) SeesAll() bool {
+	if d.Allows("registry", "catalog", ActionAll) {
+		return true
+	}
+	return d.scopes != nil && d.policy != nil && d.policy.CanCatalog(d.Identity)
 }
 
 // Authorize authenticates r and checks it may take every action in need.
 // requireLogin refuses anonymous callers even when need is empty (GET /v2/,
-// which clients use to learn whether and how to log in).
-func (g *Guard) Authorize(r *http.Request, need []Scope, requireLogin bool) (*Decision, error) {
+// which clients use to learn whether and how to log in). optional scopes
+// are not required but named in challenges, so the token a client fetches
+// covers them too (the source of a cross-repository mount).
+func (g *Guard) Authorize(r *http.Request, need []Scope, requireLogin bool, optional ...Scope) (*Decision, error) {
 	if g == nil || g.Mode == ModeNone {
 		return &Decision{all: true}, nil
 	}
@@ -128,8 +139,9 @@ func (g *Guard) Authorize(r *http.Request, need []Scope, requireLogin bool) (*De
 	if err != nil {
 		return nil, err
 	}
+	ask := append(slices.Clip(need), optional...)
 	if d.Identity.Anonymous && requireLogin {
-		return nil, g.challenge(r, need, "authentication required", "")
+		return nil, g.challenge(r, ask, "authentication required", "")
 	}
 	var missing []Scope
 	for _, sc := range need {
@@ -143,13 +155,55 @@ func (g *Guard) Authorize(r *http.Request, need []Scope, requireLogin bool) (*De
 	if len(missing) == 0 {
 		return d, nil
 	}
-	if d.Identity.Anonymous {
-		return nil, g.challenge(r, need, "authentication required", "insufficient_scope")
+	if d.Identity.Anonymous || g.tokenCouldCover(d, missing) {
+		return nil, g.challenge(r, ask, "authentication required", "insufficient_scope")
 	}
 	// The same answer whether or not the repository exists: what a caller
 	// may not pull, it may not learn about either.
 	return nil, &Denied{Status: http.StatusForbidden, Code: "DENIED",
 		Message: fmt.Sprintf("requested access to %s is denied", missing[0])}
+}
+
+// tokenCouldCover reports whether a token-bearing caller lacks scopes a new
+// token would grant: then the answer is 401 insufficient_scope, on which
+// clients fetch a token for the scopes named in the challenge (a 403 would
+// end their attempt). An external server's policy is unknown here, so its
+// tokens always get the chance.
+func (g *Guard) tokenCouldCover(d *Decision, missing []Scope) bool {
+	if d.scopes == nil {
+		return false
+	}
+	if g.Mode == ModeExternalToken {
+		return true
+	}
+	for _, sc := range missing {
+		if len(g.Policy.Grant(d.Identity, []Scope{sc})) == 0 {
+			return false
+		}
+		if got := g.Policy.Grant(d.Identity, []Scope{sc})[0]; len(got.Actions) < len(sc.Actions) {
+			return false
+		}
+	}
+	return true
+}
+
+// WantScope asks a token-bearing caller for an optional extra scope the
+// policy would grant it (the source repository of a cross-repository
+// mount): a 401 challenge naming need plus extra, or nil when the caller
+// already has it or could not get it.
+func (g *Guard) WantScope(r *http.Request, d *Decision, need []Scope, extra Scope) error {
+	if g == nil || d == nil || d.scopes == nil {
+		return nil
+	}
+	for _, a := range extra.Actions {
+		if !d.Allows(extra.Type, extra.Name, a) {
+			if g.Mode == ModeTokenServer && g.tokenCouldCover(d, []Scope{extra}) {
+				return g.challenge(r, append(need, extra), "the token does not cover "+extra.String(), "insufficient_scope")
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // authenticate finds who is asking: basic credentials, a bearer token, or

@@ -141,9 +141,12 @@ func (p *Policy) Grant(id Identity, want []Scope) []Scope {
 		case sc.Type == "registry" && sc.Name == "catalog" && p.CanCatalog(id):
 			allowed = []string{ActionAll}
 		}
+		all := slices.Contains(allowed, ActionAll) ||
+			(slices.Contains(allowed, ActionPull) && slices.Contains(allowed, ActionPush) && slices.Contains(allowed, ActionDelete))
 		var got []string
 		for _, a := range sc.Actions {
-			if slices.Contains(allowed, a) || slices.Contains(allowed, ActionAll) {
+			known := a == ActionPull || a == ActionPush || a == ActionDelete || a == ActionAll
+			if slices.Contains(allowed, a) || (all && known) {
 				got = append(got, a)
 			}
 		}

@@ -61,8 +61,9 @@ func (t *Throttle) Fail(key string) {
 	e.failures++
 }
 
-// prune drops expired entries; if none expired, the oldest half goes, so
-// a flood of addresses cannot grow memory without bound.
+// prune drops expired entries; if that is not enough, an arbitrary half
+// goes (map order), so a flood of addresses cannot grow memory without
+// bound.
 func (t *Throttle) prune(now time.Time) {
 	for k, e := range t.entries {
 		if now.Sub(e.start) >= t.window {

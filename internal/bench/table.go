@@ -37,17 +37,19 @@ func (t *Table) Text() string {
 	w := t.widths()
 	var b strings.Builder
 	line := func(r []string) {
+		var l strings.Builder
 		for i := range w {
 			c := cell(r, i)
 			if i > 0 {
-				b.WriteString("  ")
-				b.WriteString(strings.Repeat(" ", w[i]-len(c)))
-				b.WriteString(c)
+				l.WriteString("  ")
+				l.WriteString(strings.Repeat(" ", w[i]-len(c)))
+				l.WriteString(c)
 			} else {
-				b.WriteString(c)
-				b.WriteString(strings.Repeat(" ", w[i]-len(c)))
+				l.WriteString(c)
+				l.WriteString(strings.Repeat(" ", w[i]-len(c)))
 			}
 		}
+		b.WriteString(strings.TrimRight(l.String(), " "))
 		b.WriteString("\n")
 	}
 	line(t.Header)
@@ -59,7 +61,7 @@ func (t *Table) Text() string {
 	for _, r := range t.Rows {
 		line(r)
 	}
-	return strings.ReplaceAll(b.String(), " \n", "\n")
+	return b.String()
 }
 
 // Markdown renders the table as a GitHub-flavoured Markdown table, the
