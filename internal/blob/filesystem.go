@@ -112,9 +112,10 @@ func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, e
 	n, copyErr := copyStream(file, r)
 	// Whatever was written is kept and made durable, so the session may
 	// record it and the client may resume after it.
-	if err := file.Sync(); err != nil {
+	if err := syncData(file); err != nil {
 		return 0, fmt.Errorf("sync upload %s: %w", id, err)
 	}
+	dropCache(file, offset, n)
 	return n, copyErr
 }
 
@@ -234,7 +235,7 @@ func prepareUploadFile(path string, size int64) error {
 			return err
 		}
 	}
-	return file.Sync()
+	return syncData(file)
 }
 
 func syncDir(dir string) error {

@@ -103,6 +103,8 @@ type Store interface {
 	PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error
 	// GetManifest returns a manifest of repo by digest.
 	GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error)
+	// GetTaggedManifest returns the manifest tag points at.
+	GetTaggedManifest(ctx context.Context, repo, tag string) (*Manifest, error)
 	// ResolveTag returns the digest tag points at.
 	ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error)
 	// DeleteManifest removes a manifest and every tag pointing at it, and

@@ -18,9 +18,12 @@ import (
 // writers queue in Go instead of failing with SQLITE_BUSY, while readers run
 // concurrently under WAL. For PostgreSQL both are the same pool.
 type SQL struct {
-	w, r *sql.DB
-	d    dialect
-	now  func() time.Time
+	w, r  *sql.DB
+	d     dialect
+	now   func() time.Time
+	batch *batcher // SQLite's group commit; nil on PostgreSQL
+
+	rstmts *stmtCache // prepared read statements
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
@@ -46,7 +49,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now}
+	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -56,6 +59,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
+	s.rstmts.close()
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -65,6 +72,7 @@ func (s *SQL) Close() error {
 }
 
 func (s *SQL) migrate(ctx context.Context) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// Nodes starting together: the first applies what is missing, the
 		// others wait here and then find nothing left to apply.
@@ -103,6 +111,9 @@ const maxTxAttempts = 4
 // statement: CommitBlob's commitBytes runs after every statement, and a
 // deadlock can only strike while a statement waits for a lock).
 func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.batch != nil {
+		return s.batch.do(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -123,12 +134,27 @@ func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 }
 
+// uninterrupted keeps a write going when its client goes away: SQLite
+// answers an interrupted statement by rolling back the whole transaction,
+// which under group commit holds other clients' writes too; and a write
+// that started should finish rather than leave its caller guessing.
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// exec runs a statement in a write transaction. Writes are not prepared
+// ahead: SQLite's single write connection is held by the transaction, so
+// preparing on the pool would wait for it forever; and a write's cost is
+// its commit.
 func (s *SQL) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 	return tx.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
+// queryRow runs a one-row query on the read pool with a cached statement.
 func (s *SQL) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
+	q = s.d.rebind(q)
+	if st, err := s.rstmts.get(ctx, q); err == nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
 }
 
 // ensureRepo returns repo's id, creating the repository if needed. Safe
@@ -151,6 +177,7 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 // bytes inside its own transaction, so the two never interleave and a blob
 // row can never outlive its bytes.
 func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// PostgreSQL: the garbage collector's reviews of d hold the same
 		// lock (the blob review, which checks for links and deletes the
@@ -221,6 +248,7 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 
 // LinkBlob implements Store.
 func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// PostgreSQL: taken before the blob row is checked, so a garbage
 		// review of d either finished (the row is gone: ErrNotFound) or
@@ -243,6 +271,7 @@ func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error 
 
 // UnlinkBlob implements Store.
 func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `DELETE FROM repository_blobs WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`, d.String(), repo)
 		if err != nil {
@@ -257,6 +286,7 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 
 // PutManifest implements Store.
 func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// PostgreSQL: a garbage review of this manifest holds the same
 		// lock. Without it, pushing bytes that are already stored (the
@@ -381,6 +411,25 @@ func (s *SQL) GetManifest(ctx context.Context, repo string, d digest.Digest) (*M
 	return m, nil
 }
 
+// GetTaggedManifest implements Store: one query, where a tag lookup then a
+// digest lookup would be two.
+func (s *SQL) GetTaggedManifest(ctx context.Context, repo, tag string) (*Manifest, error) {
+	m := &Manifest{}
+	var d string
+	var subject sql.NullString
+	var created int64
+	err := s.queryRow(ctx, `SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.payload, m.created_at
+		FROM tags t JOIN repositories r ON r.id = t.repo_id
+		JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.manifest_digest
+		WHERE r.name = ? AND t.name = ?`, repo, tag).
+		Scan(&d, &m.MediaType, &m.ArtifactType, &subject, &m.Annotations, &m.Payload, &created)
+	if err := notFound(err, "tag %s:%s", repo, tag); err != nil {
+		return nil, err
+	}
+	m.Digest, m.Subject, m.CreatedAt = digest.Digest(d), digest.Digest(subject.String), time.UnixMilli(created)
+	return m, nil
+}
+
 // ResolveTag implements Store.
 func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
 	if !s.storable(repo, tag) {
@@ -395,6 +444,7 @@ func (s *SQL) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, 
 // DeleteManifest implements Store.
 func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest, keepReferrers bool) ([]digest.Digest, error) {
 	var deleted []digest.Digest
+	ctx = uninterrupted(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id)
@@ -519,6 +569,7 @@ func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
 	if !s.storable(repo, tag) {
 		return fmt.Errorf("tag %s:%s: %w", repo, tag, ErrNotFound)
 	}
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		return s.deleteTagTx(ctx, tx, repo, tag)
 	})
@@ -622,6 +673,7 @@ func (s *SQL) Referrers(ctx context.Context, repo string, d digest.Digest) ([]Re
 
 // CreateUpload implements Store.
 func (s *SQL) CreateUpload(ctx context.Context, u *Upload) error {
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.millis()
 		_, err := s.exec(ctx, tx, `INSERT INTO uploads (id, repo, byte_offset, hash_state, backend_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -661,6 +713,7 @@ func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hash
 	// second UPDATE of the row waits for the first to commit, then
 	// re-checks its WHERE on the new row, finds the offset moved and
 	// changes nothing (ErrConflict).
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, backend_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
 			to, hashState, backendState, s.millis(), id, from)
@@ -679,6 +732,7 @@ func (s *SQL) DeleteUpload(ctx context.Context, id string) error {
 	if !s.storable(id) {
 		return fmt.Errorf("upload %s: %w", id, ErrNotFound)
 	}
+	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `DELETE FROM uploads WHERE id = ?`, id)
 		if err != nil {

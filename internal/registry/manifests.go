@@ -79,6 +79,9 @@ func missingRefsError(e *meta.MissingRefsError) error {
 
 // GetManifest returns the manifest ref (a tag or a digest) of repo.
 func (r *Registry) GetManifest(ctx context.Context, repo, ref string) (ManifestInfo, error) {
+	if !IsDigest(ref) {
+		return r.getTagged(ctx, repo, ref)
+	}
 	d, err := r.resolve(ctx, repo, ref)
 	if err != nil {
 		return ManifestInfo{}, err
@@ -91,6 +94,21 @@ func (r *Registry) GetManifest(ctx context.Context, repo, ref string) (ManifestI
 		return ManifestInfo{}, wrap(err, "get manifest")
 	}
 	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: m.Payload, Subject: m.Subject}, nil
+}
+
+// getTagged returns the manifest a tag points at, in one lookup.
+func (r *Registry) getTagged(ctx context.Context, repo, tag string) (ManifestInfo, error) {
+	if err := ValidateTag(tag); err != nil {
+		return ManifestInfo{}, err
+	}
+	m, err := r.meta.GetTaggedManifest(ctx, repo, tag)
+	if isNotFound(err) {
+		return ManifestInfo{}, r.unknownManifest(ctx, repo, tag)
+	}
+	if err != nil {
+		return ManifestInfo{}, wrap(err, "get manifest")
+	}
+	return ManifestInfo{Digest: m.Digest, MediaType: m.MediaType, Payload: m.Payload, Subject: m.Subject}, nil
 }
 
 // resolve turns a tag or digest reference into a digest.

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"RefKindMatters", testRefKindMatters},
 		{"DeleteManifest", testDeleteManifest},
 		{"DeleteTag", testDeleteTag},
+		{"GetTaggedManifest", testGetTaggedManifest},
 		{"Tags", testTags},
 		{"Repositories", testRepositories},
 		{"RepoExists", testRepoExists},
@@ -577,6 +578,29 @@ func testDeleteManifest(t *testing.T, s meta.Store) {
 	}
 	checkManifest(t, s, "del2", m1)
 	checkTag(t, s, "del2", "v1", m1.Digest)
+}
+
+func testGetTaggedManifest(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	cfg := commitBlob(t, s, "gt", "config", 1)
+	m1, m2 := image("one", cfg), image("two", cfg)
+	put(t, s, "gt", m1, "v1")
+	put(t, s, "gt", m2, "v2")
+	got, err := s.GetTaggedManifest(ctx, "gt", "v1")
+	if err != nil {
+		t.Fatalf("GetTaggedManifest(v1): %v", err)
+	}
+	if got.Digest != m1.Digest || string(got.Payload) != string(m1.Payload) || got.MediaType != m1.MediaType {
+		t.Errorf("GetTaggedManifest(v1) = %s %q, want %s %q", got.Digest, got.MediaType, m1.Digest, m1.MediaType)
+	}
+	put(t, s, "gt", m2, "v1") // move the tag
+	if got, err := s.GetTaggedManifest(ctx, "gt", "v1"); err != nil || got.Digest != m2.Digest {
+		t.Errorf("GetTaggedManifest(v1) after moving it = %v, %v; want %s", got, err, m2.Digest)
+	}
+	_, err = s.GetTaggedManifest(ctx, "gt", "nope")
+	wantNotFound(t, "GetTaggedManifest of an unknown tag", err)
+	_, err = s.GetTaggedManifest(ctx, "nowhere", "v1")
+	wantNotFound(t, "GetTaggedManifest in an unknown repository", err)
 }
 
 func testDeleteTag(t *testing.T, s meta.Store) {

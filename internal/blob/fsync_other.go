@@ -1,0 +1,11 @@
+//go:build !linux
+
+package blob
+
+import "os"
+
+// syncData makes a file's data durable.
+func syncData(f *os.File) error { return f.Sync() }
+
+// dropCache is a no-op where fadvise is not available.
+func dropCache(*os.File, int64, int64) {}
