@@ -6,6 +6,8 @@ package auth
 import (
 	"slices"
 	"strings"
+
+	"github.com/wharf-registry/wharf/internal/glob"
 )
 
 // Actions on repositories.
@@ -93,7 +95,7 @@ func (p *Policy) Allowed(id Identity, name string) []string {
 		set[ActionPull], set[ActionPush], set[ActionDelete] = true, true, true
 	}
 	for _, r := range p.Rules {
-		if !Glob(r.Repositories, name) || !p.ruleApplies(r, id.User) {
+		if !glob.Match(r.Repositories, name) || !p.ruleApplies(r, id.User) {
 			continue
 		}
 		for _, a := range r.Actions {
@@ -159,26 +161,7 @@ func (p *Policy) Grant(id Identity, want []Scope) []Scope {
 
 func matchAny(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if Glob(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// Glob reports whether s matches pattern, where * matches any run of
-// characters (slashes included) and every other character itself.
-func Glob(pattern, s string) bool {
-	star := strings.IndexByte(pattern, '*')
-	if star < 0 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, pattern[:star]) {
-		return false
-	}
-	rest := pattern[star+1:]
-	for i := star; i <= len(s); i++ {
-		if Glob(rest, s[i:]) {
+		if glob.Match(p, s) {
 			return true
 		}
 	}

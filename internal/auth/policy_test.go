@@ -54,39 +54,6 @@ func TestScopeStringRoundTrip(t *testing.T) {
 	}
 }
 
-func TestGlob(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"library/alpine", "library/alpine", true},
-		{"library/alpine", "library/alpine2", false},
-		{"library/*", "library/alpine", true},
-		{"library/*", "library/a/b/c", true}, // * crosses slashes
-		{"library/*", "library/", true},
-		{"library/*", "library", false},
-		{"library/*", "xlibrary/alpine", false},
-		{"*", "", true},
-		{"*", "anything/at/all", true},
-		{"*/prod", "team/prod", true},
-		{"*/prod", "team/prod/x", false},
-		{"a*b*c", "abc", true},
-		{"a*b*c", "axxbyyc", true},
-		{"a*b*c", "axxbyy", false},
-		{"team-a/*", "team-a", false},
-		{"team-a/*", "team-ab/x", false},
-		{"**", "x", true},
-		{"", "", true},
-		{"", "x", false},
-		{"a?c", "abc", false}, // ? is literal
-		{"a?c", "a?c", true},
-	} {
-		if got := Glob(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("Glob(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
-		}
-	}
-}
-
 // testPolicy is the policy of the README example.
 func testPolicy() *Policy {
 	return &Policy{

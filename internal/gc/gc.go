@@ -10,12 +10,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/blob"
+	"github.com/wharf-registry/wharf/internal/glob"
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/metrics"
 )
@@ -256,7 +256,7 @@ func Expired(p Policy, tags []meta.TagInfo, now time.Time) []meta.TagInfo {
 
 func matchPolicy(policies []Policy, repo string) (Policy, bool) {
 	for _, p := range policies {
-		if Glob(p.Repositories, repo) {
+		if glob.Match(p.Repositories, repo) {
 			return p, true
 		}
 	}
@@ -265,27 +265,7 @@ func matchPolicy(policies []Policy, repo string) (Policy, bool) {
 
 func matchAny(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if Glob(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// Glob reports whether s matches pattern, where * matches any run of
-// characters (slashes included) and every other character itself.
-func Glob(pattern, s string) bool {
-	star := strings.IndexByte(pattern, '*')
-	if star < 0 {
-		return pattern == s
-	}
-	prefix := pattern[:star]
-	if !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	rest := pattern[star+1:]
-	for i := len(prefix); i <= len(s); i++ {
-		if Glob(rest, s[i:]) {
+		if glob.Match(p, s) {
 			return true
 		}
 	}
