@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The OCI conformance suite against wharf with logins: htpasswd basic auth
@@ -68,7 +63,7 @@ func auConformance(t *testing.T, authCfg, scheme string) {
 	}
 
 	results := t.TempDir()
-	out, runErr := auRunConformance(t, bin, srv.Addr, results,
+	out, runErr := runConformance(t, bin, srv.Addr, results,
 		"OCI_USERNAME="+auConfUser, "OCI_PASSWORD="+auConfPass)
 	if err := os.WriteFile(filepath.Join(results, "wharf.log"), []byte(srv.Log.String()), 0o644); err != nil {
 		t.Errorf("save server log: %v", err)
@@ -103,54 +98,4 @@ func auConformance(t *testing.T, authCfg, scheme string) {
 	if strings.Contains(srv.Log.String(), auConfPass) {
 		t.Errorf("server log contains the suite's password")
 	}
-}
-
-// auRunConformance is runConformance with extra variables (the suite's
-// credentials), which runConformance drops from the environment on purpose.
-func auRunConformance(t *testing.T, bin, addr, results string, extra ...string) (string, error) {
-	env := []string{}
-	set := map[string]bool{}
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(conformanceDropEnv, name) {
-			continue
-		}
-		set[name] = true
-		env = append(env, kv)
-	}
-	for _, kv := range conformanceEnv {
-		name, _, _ := strings.Cut(kv, "=")
-		if set[name] {
-			t.Logf("conformance: %s taken from the environment", name)
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"OCI_REGISTRY="+addr,
-		"OCI_TLS=disabled",
-		"OCI_REPO1=conformance/repo1",
-		"OCI_REPO2=conformance/repo2",
-		"OCI_RESULTS_DIR="+results,
-	)
-	env = append(env, extra...)
-
-	c, cancel := context.WithTimeout(context.Background(), conformanceTimeout)
-	defer cancel()
-	var out syncBuffer
-	cmd := exec.CommandContext(c, bin)
-	cmd.Dir = results
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("conformance suite ran in %s (exit: %v)", time.Since(start).Round(time.Millisecond), err)
-	if testing.Verbose() {
-		t.Logf("suite output:\n%s", confTail(out.String(), 16<<10))
-	}
-	if err != nil {
-		err = fmt.Errorf("run %s: %w", filepath.Base(bin), err)
-	}
-	return out.String(), err
 }

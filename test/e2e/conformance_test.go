@@ -147,10 +147,11 @@ func TestOCIConformance(t *testing.T) {
 }
 
 // runConformance runs the suite binary against addr (plain HTTP on loopback)
-// and returns its combined output. The process runs in the results directory
+// with extra variables (credentials, TLS settings) and returns its combined
+// output. The process runs in the results directory
 // so that no stray oci-conformance.yaml is picked up from the working
 // directory.
-func runConformance(t *testing.T, bin, addr, results string) (string, error) {
+func runConformance(t *testing.T, bin, addr, results string, extra ...string) (string, error) {
 	env := []string{}
 	set := map[string]bool{}
 	for _, kv := range os.Environ() {
@@ -176,6 +177,8 @@ func runConformance(t *testing.T, bin, addr, results string) (string, error) {
 		"OCI_REPO2=conformance/repo2",
 		"OCI_RESULTS_DIR="+results,
 	)
+	// Later entries win: extra (credentials, TLS) overrides the above.
+	env = append(env, extra...)
 
 	c, cancel := context.WithTimeout(context.Background(), conformanceTimeout)
 	defer cancel()

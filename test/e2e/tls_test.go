@@ -306,7 +306,7 @@ func TestTLSConformanceBasicAuth(t *testing.T) {
     path: %s
 `, ht), p.client(0, 0))
 	results := t.TempDir()
-	out, runErr := auRunConformance(t, bin, s.Addr, results,
+	out, runErr := runConformance(t, bin, s.Addr, results,
 		"OCI_USERNAME="+auConfUser, "OCI_PASSWORD="+auConfPass,
 		"OCI_TLS=enabled", "SSL_CERT_FILE="+p.CAFile, "SSL_CERT_DIR="+t.TempDir())
 	report, err := confReadJUnit(filepath.Join(results, "junit.xml"))
