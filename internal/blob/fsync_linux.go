@@ -12,9 +12,10 @@ func syncData(f *os.File) error {
 	return unix.Fdatasync(int(f.Fd()))
 }
 
-// dropCache tells the kernel the given range of a durably written file will
-// not be read soon, so a large push does not evict what pulls are using
-// from the page cache.
+// dropCache tells the kernel a durably written range will not be read soon.
+// Measured here, a push that leaves its bytes in the page cache runs at
+// half the speed, with twice the CPU, about every other time: the kernel's
+// page-cache bookkeeping lands on the writer.
 func dropCache(f *os.File, off, n int64) {
 	unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
