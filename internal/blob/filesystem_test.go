@@ -59,7 +59,7 @@ func TestFilesystemLayout(t *testing.T) {
 			if err != nil || n != int64(len(data)) {
 				t.Fatalf("WriteUpload = %d, %v", n, err)
 			}
-			uploadFile := filepath.Join(root, "uploads", id)
+			uploadFile := filepath.Join(root, "uploads", id[:2], id)
 			if got, err := os.ReadFile(uploadFile); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("before commit, %s = %q, %v; want the upload's bytes", uploadFile, got, err)
 			}

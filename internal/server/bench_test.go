@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wharf-registry/wharf/internal/config"
@@ -170,6 +171,26 @@ func BenchmarkManifestGetByTag(b *testing.B) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				b.Errorf("GET manifest: %s", resp.Status)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkPushSmallBlob measures pushing distinct 4 KiB blobs (POST +
+// PATCH + PUT) from parallel clients, the shape of a small-image push.
+func BenchmarkPushSmallBlob(b *testing.B) {
+	base := startBench(b)
+	c := benchClient()
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		p := make([]byte, 4096)
+		for pb.Next() {
+			i := n.Add(1)
+			copy(p, fmt.Sprintf("%016d", i))
+			if err := pushBlob(c, base, fmt.Sprintf("bench/small%d", i%50), p); err != nil {
+				b.Error(err)
 				return
 			}
 		}
