@@ -20,7 +20,7 @@ TEST_FLAGS   ?=
 PKGS         ?= ./...
 TEST_WRAPPER ?= $(wildcard scripts/test-services.sh)
 
-.PHONY: all build run test vet unit conformance bench clean
+.PHONY: all build run test vet unit conformance bench bench-scale gobench clean
 
 all: build
 
