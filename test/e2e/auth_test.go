@@ -963,25 +963,9 @@ func TestAuthUnknownUserLooksLikeWrongPassword(t *testing.T) {
 						mode, p, a.Status, a.Body, a.Header.Get("WWW-Authenticate"), b.Status, b.Body, b.Header.Get("WWW-Authenticate"))
 				}
 			}
-			// Timing: an unknown user costs a bcrypt comparison too, so it
-			// is not answered much faster than a wrong password (loose bound
-			// against a shared machine: at least a third of the time).
-			measure := func(user string, ip string) time.Duration {
-				c := auClientFrom(ip)
-				var best time.Duration
-				for i := range 3 {
-					start := time.Now()
-					auDo(t, auReq{Method: "GET", URL: s.URL + "/v2/", User: user, Pass: fmt.Sprintf("x-%d-%s", i, user), Client: c})
-					if d := time.Since(start); i == 0 || d < best {
-						best = d
-					}
-				}
-				return best
-			}
-			known, unknown := measure("bob", "127.0.0.7"), measure("nobody-here", "127.0.0.8")
-			if unknown*3 < known {
-				t.Errorf("%s: unknown user answered in %v, wrong password in %v: the difference reveals who exists", mode, unknown, known)
-			}
+			// Timing is not asserted here (tests never assert durations):
+			// Htpasswd.Verify compares an unknown user's password against a
+			// dummy bcrypt hash, so both cases pay the same bcrypt cost.
 		})
 	}
 }
