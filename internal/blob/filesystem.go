@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -136,12 +137,21 @@ func openUploadFile(path string) (*os.File, error) {
 	return file, err
 }
 
+// copyBuffers recycles copy buffers: a fresh megabyte per PATCH was, for
+// small blobs, most of the allocation and garbage-collection work.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, copyBufferSize)
+	return &b
+}}
+
 // copyStream copies r to w in large steps and reports how many bytes reached
 // w even when r fails midway. Only io.EOF ends the copy cleanly: any other
 // error, io.ErrUnexpectedEOF from a client that hung up included, is
 // returned.
 func copyStream(w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, copyBufferSize)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		k, rerr := fill(r, buf)
