@@ -547,7 +547,11 @@ func (s *S3) WriteUpload(ctx context.Context, id string, state UploadState, offs
 			return fail(errors.Join(err, readErr))
 		}
 		tail := &s3Tail{Key: s.tailKey(id, bufStart+int64(len(buf))), Offset: bufStart, Size: int64(len(buf))}
-		if _, err := s.core.PutObject(ctx, s.bucket, tail.Key, bytes.NewReader(buf), tail.Size, "", "", minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
+		err := retryParentRace(ctx, func() error {
+			_, err := s.core.PutObject(ctx, s.bucket, tail.Key, bytes.NewReader(buf), tail.Size, "", "", minio.PutObjectOptions{ContentType: "application/octet-stream"})
+			return err
+		})
+		if err != nil {
 			return fail(errors.Join(fmt.Errorf("write tail of upload %s: %w", id, err), readErr))
 		}
 		st.Tail = tail
@@ -684,8 +688,10 @@ func (s *S3) assemble(ctx context.Context, id string, st *s3UploadState) (string
 			}
 			parts = append(parts, minio.CompletePart{PartNumber: cp.PartNumber, ETag: cp.ETag})
 		}
-		_, err := s.core.CompleteMultipartUpload(ctx, s.bucket, st.Key, st.UploadID, parts, minio.PutObjectOptions{})
-		return err
+		return retryParentRace(ctx, func() error {
+			_, err := s.core.CompleteMultipartUpload(ctx, s.bucket, st.Key, st.UploadID, parts, minio.PutObjectOptions{})
+			return err
+		})
 	}()
 	if err == nil {
 		return st.Key, st.end(), nil
@@ -735,7 +741,10 @@ func (s *S3) CommitUpload(ctx context.Context, id string, state UploadState, siz
 	}
 	switch {
 	case size == 0:
-		_, err = s.core.PutObject(ctx, s.bucket, final, bytes.NewReader(nil), 0, "", "", s.finalPutOptions())
+		err = retryParentRace(ctx, func() error {
+			_, err := s.core.PutObject(ctx, s.bucket, final, bytes.NewReader(nil), 0, "", "", s.finalPutOptions())
+			return err
+		})
 	case len(st.Parts) == 0:
 		err = s.copyInto(ctx, st.Tail.Key, st.Tail.Size, final, size)
 	default:
@@ -764,9 +773,11 @@ func (s *S3) copyInto(ctx context.Context, src string, srcSize int64, dst string
 		if s.storageClass != "" {
 			meta = map[string]string{"x-amz-storage-class": s.storageClass}
 		}
-		_, err := s.core.CopyObject(ctx, s.bucket, src, s.bucket, dst, meta,
-			minio.CopySrcOptions{Bucket: s.bucket, Object: src}, minio.PutObjectOptions{})
-		return err
+		return retryParentRace(ctx, func() error {
+			_, err := s.core.CopyObject(ctx, s.bucket, src, s.bucket, dst, meta,
+				minio.CopySrcOptions{Bucket: s.bucket, Object: src}, minio.PutObjectOptions{})
+			return err
+		})
 	}
 	return s.multipartCopy(ctx, src, dst, size)
 }
@@ -805,7 +816,10 @@ func (s *S3) multipartCopy(ctx context.Context, src, dst string, size int64) err
 	cancel()
 	err = errors.Join(errs...)
 	if err == nil {
-		_, err = s.core.CompleteMultipartUpload(ctx, s.bucket, dst, uid, parts, minio.PutObjectOptions{})
+		err = retryParentRace(ctx, func() error {
+			_, err := s.core.CompleteMultipartUpload(ctx, s.bucket, dst, uid, parts, minio.PutObjectOptions{})
+			return err
+		})
 	}
 	if err != nil {
 		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), s3CleanupTimeout)
@@ -942,4 +956,24 @@ func (s *S3) ListUploads(ctx context.Context) ([]UploadInfo, error) {
 		out = append(out, UploadInfo{ID: id, ModTime: t})
 	}
 	return out, nil
+}
+
+// retryParentRace retries an object write that failed with
+// ExistingObjectIsDirectory. Gateways that keep objects as files (versitygw's
+// posix backend) answer so when they remove an emptied "directory" of keys
+// while another request is creating a key under it: transient, since wharf
+// never writes a key that is also a prefix of other keys.
+func retryParentRace(ctx context.Context, write func() error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = write(); err == nil || minio.ToErrorResponse(err).Code != "ExistingObjectIsDirectory" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
 }

@@ -366,6 +366,15 @@ func (c *soCluster) RestartNode(i int) {
 func (c *soCluster) Logs() string {
 	var b strings.Builder
 	for i, s := range c.Nodes {
+		// Errors first: with the access log on, the tail alone rarely
+		// reaches back to the line that explains a failure.
+		var errs []string
+		for _, line := range strings.Split(s.Log.String(), "\n") {
+			if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
+				errs = append(errs, line)
+			}
+		}
+		fmt.Fprintf(&b, "--- node %d (%s) errors and warnings:\n%s\n", i+1, s.Addr, confTail(strings.Join(errs, "\n"), 8<<10))
 		fmt.Fprintf(&b, "--- node %d (%s) log (tail):\n%s\n", i+1, s.Addr, confTail(s.Log.String(), 3<<10))
 	}
 	if l := c.Proxy.Log.String(); l != "" {
