@@ -183,6 +183,7 @@ func BenchmarkPushSmallBlob(b *testing.B) {
 	base := startBench(b)
 	c := benchClient()
 	var n atomic.Int64
+	b.SetParallelism(16) // many pushes at once, as docker's parallel layer uploads
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		p := make([]byte, 4096)
