@@ -810,7 +810,13 @@ func TestAuthHtpasswdReload(t *testing.T) {
 	if st := get("bob", newPass); st != 200 {
 		t.Errorf("after the file was broken, bob's last good password: %d, want 200", st)
 	}
-	if !strings.Contains(s.Log.String(), "htpasswd") {
+	// The server's output reaches s.Log through a pipe, a moment after
+	// the response: wait for the line rather than race it.
+	logDeadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.Log.String(), "htpasswd reload failed") && time.Now().Before(logDeadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(s.Log.String(), "htpasswd reload failed") {
 		t.Errorf("the log does not mention the broken htpasswd file")
 	}
 	if strings.Contains(s.Log.String(), newPass) {

@@ -147,6 +147,10 @@ func TestCLISeedConfigServes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// log.fields and log.level: debug are honoured.
+	// The process's output arrives through a pipe: give it a moment.
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "service=registry") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(logs.String(), "service=registry") {
 		t.Errorf("log lines lack the configured field service=registry:\n%s", logs.String())
 	}
