@@ -216,26 +216,6 @@ func (u *s3Upload) commit(t *testing.T, s blob.Store, d digest.Digest) {
 	}
 }
 
-// s3CheckBlob reads blob d back whole and compares.
-func s3CheckBlob(t *testing.T, s blob.Store, d digest.Digest, want []byte) {
-	t.Helper()
-	c, size, err := s.Open(t.Context(), d)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", d, err)
-	}
-	defer c.Close()
-	if size != int64(len(want)) {
-		t.Errorf("Open(%s) size = %d, want %d", d, size, len(want))
-	}
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("read %s: %v", d, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("blob %s: got %d bytes (%s), want %d bytes", d, len(got), digest.FromBytes(got), len(want))
-	}
-}
-
 // s3Leftovers lists the objects under root's uploads/ and the incomplete
 // multipart uploads under root, straight from the server.
 func s3Leftovers(t *testing.T, e s3Env, root string) []string {
@@ -276,7 +256,7 @@ func TestS3SmallChunks(t *testing.T) {
 	u.checkParts(t, 2, 2*mib)
 	d := digest.FromBytes(data)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, data)
+	blobtest.CheckBlob(t, s, d, data)
 	if left := s3Leftovers(t, e, root); len(left) != 0 {
 		t.Errorf("after commit, upload objects remain: %v", left)
 	}
@@ -307,7 +287,7 @@ func TestS3ChunkSizes(t *testing.T) {
 			u.checkParts(t, tc.parts, tc.tail)
 			d := digest.FromBytes(data)
 			u.commit(t, s, d)
-			s3CheckBlob(t, s, d, data)
+			blobtest.CheckBlob(t, s, d, data)
 		})
 	}
 	if left := s3Leftovers(t, e, root); len(left) != 0 {
@@ -332,7 +312,7 @@ func TestS3AnotherNode(t *testing.T) {
 	}
 	d := digest.FromBytes(data)
 	u.commit(t, c, d)
-	s3CheckBlob(t, a, d, data)
+	blobtest.CheckBlob(t, a, d, data)
 }
 
 // TestS3LostWrite: a write whose state the caller never recorded (a crash,
@@ -353,7 +333,7 @@ func TestS3LostWrite(t *testing.T) {
 	want := append(slices.Clip(first), redo...)
 	d := digest.FromBytes(want)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, want)
+	blobtest.CheckBlob(t, s, d, want)
 }
 
 // failAfter yields data, then fails.
@@ -387,7 +367,7 @@ func TestS3ReaderFailsMidPart(t *testing.T) {
 	u.write(t, s, data[8*mib:])
 	d := digest.FromBytes(data)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, data)
+	blobtest.CheckBlob(t, s, d, data)
 }
 
 func TestS3Redirect(t *testing.T) {
@@ -502,7 +482,7 @@ func TestS3SHA512(t *testing.T) {
 	}
 	d := digest.SHA512.FromBytes(data)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, data)
+	blobtest.CheckBlob(t, s, d, data)
 	if left := s3Leftovers(t, e, root); len(left) != 0 {
 		t.Errorf("after commit, upload objects remain: %v", left)
 	}
@@ -598,7 +578,7 @@ func TestS3Large(t *testing.T) {
 	u.writeChunks(t, s, data, 3*mib, 13*mib, 1*mib, 20*mib)
 	d := digest.FromBytes(data)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, data)
+	blobtest.CheckBlob(t, s, d, data)
 	if left := s3Leftovers(t, e, root); len(left) != 0 {
 		t.Errorf("after commit, upload objects remain: %v", left)
 	}
@@ -655,5 +635,5 @@ func TestS3PartFails(t *testing.T) {
 	u.writeChunks(t, s, data, 4*mib)
 	d := digest.FromBytes(data)
 	u.commit(t, s, d)
-	s3CheckBlob(t, s, d, data)
+	blobtest.CheckBlob(t, s, d, data)
 }

@@ -105,6 +105,13 @@ func commit(t *testing.T, s *Tracker, id string, data []byte) digest.Digest {
 // both Stat and Open.
 func checkBlob(t *testing.T, s *Tracker, d digest.Digest, want []byte) {
 	t.Helper()
+	CheckBlob(t, s.Store, d, want)
+}
+
+// CheckBlob asserts blob d of any store exists with exactly want as its
+// content, through both Stat and Open; store-specific tests use it too.
+func CheckBlob(t *testing.T, s blob.Store, d digest.Digest, want []byte) {
+	t.Helper()
 	ctx := t.Context()
 	size, err := s.Stat(ctx, d)
 	if err != nil {
