@@ -3,11 +3,14 @@ package blob_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -110,18 +113,71 @@ func regularFiles(t *testing.T, root string) []string {
 	return files
 }
 
-func TestFilesystemOpenIsFile(t *testing.T) {
+// Open must hand out something net's sendfile recognises (a syscall.Conn
+// over a regular file), small blob or large one with its prefetcher.
+func TestFilesystemOpenServesWithSendfile(t *testing.T) {
 	s := newFilesystem(t, t.TempDir())
-	data := []byte("served with sendfile")
-	d := digest.FromBytes(data)
-	commitBytes(t, s, "file", data, d)
-	c, _, err := s.Open(t.Context(), d)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
+	for _, size := range []int{20, 40 << 20} {
+		data := bytes.Repeat([]byte("x"), size)
+		d := digest.FromBytes(data)
+		commitBytes(t, s, fmt.Sprintf("file-%d", size), data, d)
+		c, _, err := s.Open(t.Context(), d)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if _, ok := c.(syscall.Conn); !ok {
+			t.Errorf("size %d: Open returned %T, want a syscall.Conn (so http.ServeContent can use sendfile)", size, c)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("size %d: Close: %v", size, err)
+		}
 	}
-	defer c.Close()
-	if _, ok := c.(*os.File); !ok {
-		t.Errorf("Open returned %T, want *os.File (so http.ServeContent can use sendfile)", c)
+}
+
+// Large blobs are read with a prefetcher running beside the reader; what
+// the reader gets must not depend on it: whole reads, reads after a seek
+// (Range requests), and a close halfway through.
+func TestFilesystemLargeBlobReads(t *testing.T) {
+	s := newFilesystem(t, t.TempDir())
+	data := make([]byte, 3*(8<<20)+12345)
+	for i := range data {
+		data[i] = byte(i*31 + i>>13)
+	}
+	d := digest.FromBytes(data)
+	commitBytes(t, s, "large", data, d)
+	tests := []struct {
+		name   string
+		off, n int64
+	}{
+		{name: "whole", off: 0, n: int64(len(data))},
+		{name: "from the middle", off: 13<<20 + 7, n: int64(len(data)) - (13<<20 + 7)},
+		{name: "a range near the end", off: int64(len(data)) - 5000, n: 4000},
+		{name: "closed halfway", off: 0, n: 9 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, size, err := s.Open(t.Context(), d)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer c.Close()
+			if size != int64(len(data)) {
+				t.Fatalf("size %d, want %d", size, len(data))
+			}
+			if _, err := c.Seek(tt.off, io.SeekStart); err != nil {
+				t.Fatalf("Seek: %v", err)
+			}
+			got := make([]byte, tt.n)
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("ReadFull: %v", err)
+			}
+			if !bytes.Equal(got, data[tt.off:tt.off+tt.n]) {
+				t.Fatalf("bytes at %d+%d differ from what was stored", tt.off, tt.n)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		})
 	}
 }
 
