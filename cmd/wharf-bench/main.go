@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		maxRepo int
 		tags    int
 		timeout time.Duration
+		cpuprof string
 	)
 	fs.StringVar(&o.WharfBin, "wharf", "bin/wharf", "path of the wharf binary")
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds per workload (wharf, distribution alternate; medians reported)")
@@ -49,8 +51,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&maxRepo, "scale-repos", 100000, "repositories to reach in the scale run (stages at 1k, 10k, 100k)")
 	fs.IntVar(&tags, "scale-tags", 10, "tags per repository in the scale run")
 	fs.DurationVar(&timeout, "timeout", 90*time.Minute, "abort the whole run after this long")
+	fs.StringVar(&cpuprof, "cpuprofile", "", "write the bench client's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cpuprof != "" {
+		stopProfile, err := startCPUProfile(cpuprof)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -74,4 +84,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	return bench.Run(ctx, o)
+}
+
+// startCPUProfile profiles the bench process itself, to tell the client's
+// costs from the server's when a figure looks client-bound.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
