@@ -295,7 +295,8 @@ func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) 
 		return nil, wrapReview(c, err)
 	}
 	var size int64
-	err = g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT size FROM blobs WHERE digest = ?`), c.Digest.String()).Scan(&size)
+	var inline bool
+	err = g.tx.QueryRowContext(ctx, g.s.d.rebind(`SELECT size, content IS NOT NULL FROM blobs WHERE digest = ?`), c.Digest.String()).Scan(&size, &inline)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -305,8 +306,11 @@ func (g *gcTx) reviewBlob(ctx context.Context, c Candidate, opts ReviewOptions) 
 	if _, err := g.exec(ctx, `DELETE FROM blobs WHERE digest = ?`, c.Digest.String()); err != nil {
 		return nil, wrapReview(c, err)
 	}
-	if err := g.s.enqueue(ctx, g.tx, CandidateBytes, 0, c.Digest, false); err != nil {
-		return nil, err
+	// Inline bytes went with the row; only the blob store's need a review.
+	if !inline {
+		if err := g.s.enqueue(ctx, g.tx, CandidateBytes, 0, c.Digest, false); err != nil {
+			return nil, err
+		}
 	}
 	return []Removal{{Kind: CandidateBlob, Digest: c.Digest, Size: size}}, nil
 }

@@ -11,6 +11,9 @@ import (
 type BlobRecord struct {
 	Digest digest.Digest
 	Size   int64
+	// Content holds the bytes of a blob kept inline; nil when they are in
+	// the blob store.
+	Content []byte
 }
 
 // ManifestRecord is a stored manifest with its repository and references,
@@ -49,7 +52,7 @@ type Inspector interface {
 
 // BlobPage implements Inspector.
 func (s *SQL) BlobPage(ctx context.Context, after string, n int) ([]BlobRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?`), after, n)
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT digest, size, content IS NOT NULL, content FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?`), after, n)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs: %w", err)
 	}
@@ -58,8 +61,12 @@ func (s *SQL) BlobPage(ctx context.Context, after string, n int) ([]BlobRecord, 
 	for rows.Next() {
 		var b BlobRecord
 		var d string
-		if err := rows.Scan(&d, &b.Size); err != nil {
+		var inline bool
+		if err := rows.Scan(&d, &b.Size, &inline, &b.Content); err != nil {
 			return nil, fmt.Errorf("list blobs: %w", err)
+		}
+		if inline && b.Content == nil {
+			b.Content = []byte{}
 		}
 		b.Digest = digest.Digest(d)
 		out = append(out, b)

@@ -76,8 +76,12 @@ type Upload struct {
 	HashState []byte
 	// BackendState is the blob store's record of the upload (blob.UploadState).
 	BackendState []byte
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Content holds the upload's bytes when they are kept inline, in the
+	// metadata store, rather than in the blob store (small uploads); nil
+	// otherwise.
+	Content   []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Store is the metadata backend.
@@ -88,10 +92,17 @@ type Store interface {
 	// that transaction to put the bytes in place; if it fails nothing is
 	// recorded.
 	CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error
+	// CommitInlineBlob is CommitBlob for a small blob whose bytes, content,
+	// are kept in its row instead of the blob store. A blob already
+	// recorded keeps the bytes it has.
+	CommitInlineBlob(ctx context.Context, repo string, d digest.Digest, content []byte, uploadID string) error
 	// BlobSize returns the size of blob d if it exists anywhere.
 	BlobSize(ctx context.Context, d digest.Digest) (int64, error)
 	// RepoBlobSize returns the size of blob d if repo may serve it.
 	RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error)
+	// RepoBlob returns the size of blob d if repo may serve it, and its
+	// bytes when they are kept inline (nil when they are in the blob store).
+	RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64, []byte, error)
 	// LinkBlob lets repo serve existing blob d (a cross-repository mount).
 	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
 	// UnlinkBlob removes repo's link to blob d.
@@ -128,9 +139,9 @@ type Store interface {
 	// repo is empty).
 	GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 	// AdvanceUpload moves an upload from offset from to offset to with a new
-	// hash state and blob store state; ErrConflict if its offset is no
-	// longer from.
-	AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState []byte) error
+	// hash state, blob store state and inline content (nil when the bytes
+	// are in the blob store); ErrConflict if its offset is no longer from.
+	AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState, content []byte) error
 	// DeleteUpload removes an upload session.
 	DeleteUpload(ctx context.Context, id string) error
 	// StaleUploads lists sessions not updated since before.

@@ -165,4 +165,9 @@ var migrations = []string{
 	// 3: the blob store's own record of an upload in progress (an object
 	// store's multipart upload and parts).
 	`ALTER TABLE uploads ADD COLUMN backend_state {{blob}};`,
+	// 4: small blobs kept inline. A blob row with content holds its bytes
+	// itself and has none in the blob store; an upload row with content
+	// holds the upload's bytes so far.
+	`ALTER TABLE blobs ADD COLUMN content {{blob}};
+	ALTER TABLE uploads ADD COLUMN content {{blob}};`,
 }

@@ -177,6 +177,20 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 // bytes inside its own transaction, so the two never interleave and a blob
 // row can never outlive its bytes.
 func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string, commitBytes func() error) error {
+	return s.commitBlob(ctx, repo, d, size, nil, uploadID, commitBytes)
+}
+
+// CommitInlineBlob implements Store.
+func (s *SQL) CommitInlineBlob(ctx context.Context, repo string, d digest.Digest, content []byte, uploadID string) error {
+	if content == nil {
+		content = []byte{}
+	}
+	return s.commitBlob(ctx, repo, d, int64(len(content)), content, uploadID, nil)
+}
+
+// commitBlob records a blob whose bytes are content (inline) or, when
+// content is nil, in the blob store, put there by commitBytes.
+func (s *SQL) commitBlob(ctx context.Context, repo string, d digest.Digest, size int64, content []byte, uploadID string, commitBytes func() error) error {
 	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// PostgreSQL: the garbage collector's reviews of d hold the same
@@ -189,7 +203,7 @@ func (s *SQL) CommitBlob(ctx context.Context, repo string, d digest.Digest, size
 			return err
 		}
 		now := s.millis()
-		if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at, content) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`, d.String(), size, now, content); err != nil {
 			return fmt.Errorf("record blob %s: %w", d, err)
 		}
 		id, err := s.ensureRepo(ctx, tx, repo)
@@ -244,6 +258,24 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 		JOIN blobs b ON b.digest = rb.digest
 		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size)
 	return size, notFound(err, "blob %s in %s", d, repo)
+}
+
+// RepoBlob implements Store.
+func (s *SQL) RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64, []byte, error) {
+	if !s.storable(repo, d.String()) {
+		return 0, nil, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
+	}
+	var size int64
+	var content []byte
+	var inline bool
+	err := s.queryRow(ctx, `SELECT b.size, b.content IS NOT NULL, b.content FROM repository_blobs rb
+		JOIN repositories r ON r.id = rb.repo_id
+		JOIN blobs b ON b.digest = rb.digest
+		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size, &inline, &content)
+	if inline && content == nil {
+		content = []byte{} // an empty inline blob: the driver may hand back nil
+	}
+	return size, content, notFound(err, "blob %s in %s", d, repo)
 }
 
 // LinkBlob implements Store.
@@ -692,8 +724,12 @@ func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 	}
 	u := &Upload{ID: id}
 	var created, updated int64
-	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
-		Scan(&u.Repo, &u.Offset, &u.HashState, &u.BackendState, &created, &updated)
+	var inline bool
+	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, content IS NOT NULL, content, created_at, updated_at FROM uploads WHERE id = ?`, id).
+		Scan(&u.Repo, &u.Offset, &u.HashState, &u.BackendState, &inline, &u.Content, &created, &updated)
+	if inline && u.Content == nil {
+		u.Content = []byte{}
+	}
 	if err := notFound(err, "upload %s", id); err != nil {
 		return nil, err
 	}
@@ -705,7 +741,7 @@ func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 }
 
 // AdvanceUpload implements Store.
-func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState []byte) error {
+func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState, backendState, content []byte) error {
 	if !s.storable(id) {
 		return fmt.Errorf("upload %s: %w", id, ErrNotFound)
 	}
@@ -715,8 +751,8 @@ func (s *SQL) AdvanceUpload(ctx context.Context, id string, from, to int64, hash
 	// changes nothing (ErrConflict).
 	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, backend_state = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
-			to, hashState, backendState, s.millis(), id, from)
+		res, err := s.exec(ctx, tx, `UPDATE uploads SET byte_offset = ?, hash_state = ?, backend_state = ?, content = ?, updated_at = ? WHERE id = ? AND byte_offset = ?`,
+			to, hashState, backendState, content, s.millis(), id, from)
 		if err != nil {
 			return fmt.Errorf("advance upload %s: %w", id, err)
 		}

@@ -98,7 +98,7 @@ func TestSQLiteReopen(t *testing.T) {
 	if err := s.CreateUpload(ctx, &meta.Upload{ID: "up", Repo: "library/app"}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
-	if err := s.AdvanceUpload(ctx, "up", 0, 77, []byte("state"), []byte("backend")); err != nil {
+	if err := s.AdvanceUpload(ctx, "up", 0, 77, []byte("state"), []byte("backend"), nil); err != nil {
 		t.Fatalf("AdvanceUpload: %v", err)
 	}
 	if err := s.Close(); err != nil {

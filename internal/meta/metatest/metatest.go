@@ -61,6 +61,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Referrers", testReferrers},
 		{"CreateGetUpload", testCreateGetUpload},
 		{"AdvanceUpload", testAdvanceUpload},
+		{"InlineUpload", testInlineUpload},
+		{"InlineBlob", testInlineBlob},
 		{"DeleteUpload", testDeleteUpload},
 		{"StaleUploads", testStaleUploads},
 		{"ConcurrentPushes", testConcurrentPushes},
@@ -889,7 +891,7 @@ func testAdvanceUpload(t *testing.T, s meta.Store) {
 		}
 	}
 
-	if err := s.AdvanceUpload(ctx, "adv", 0, 100, []byte("s100"), []byte("parts:1")); err != nil {
+	if err := s.AdvanceUpload(ctx, "adv", 0, 100, []byte("s100"), []byte("parts:1"), nil); err != nil {
 		t.Fatalf("AdvanceUpload(0 -> 100): %v", err)
 	}
 	check(100, "s100")
@@ -897,26 +899,124 @@ func testAdvanceUpload(t *testing.T, s meta.Store) {
 		t.Errorf("BackendState after AdvanceUpload = %q, %v; want %q", u.BackendState, err, "parts:1")
 	}
 
-	err := s.AdvanceUpload(ctx, "adv", 0, 50, []byte("stale"), nil)
+	err := s.AdvanceUpload(ctx, "adv", 0, 50, []byte("stale"), nil, nil)
 	if !errors.Is(err, meta.ErrConflict) {
 		t.Errorf("AdvanceUpload with a stale from: %v; want meta.ErrConflict", err)
 	}
 	check(100, "s100")
-	err = s.AdvanceUpload(ctx, "adv", 150, 200, []byte("ahead"), nil)
+	err = s.AdvanceUpload(ctx, "adv", 150, 200, []byte("ahead"), nil, nil)
 	if !errors.Is(err, meta.ErrConflict) {
 		t.Errorf("AdvanceUpload with a from ahead of the offset: %v; want meta.ErrConflict", err)
 	}
 	check(100, "s100")
 
-	if err := s.AdvanceUpload(ctx, "adv", 100, 1<<33, []byte("big"), nil); err != nil {
+	if err := s.AdvanceUpload(ctx, "adv", 100, 1<<33, []byte("big"), nil, nil); err != nil {
 		t.Fatalf("AdvanceUpload(100 -> 8 GiB): %v", err)
 	}
 	check(1<<33, "big")
 
-	if err := s.AdvanceUpload(ctx, "missing", 0, 10, []byte("x"), nil); err == nil {
+	if err := s.AdvanceUpload(ctx, "missing", 0, 10, []byte("x"), nil, nil); err == nil {
 		t.Errorf("AdvanceUpload of an unknown upload succeeded; want an error")
 	} else if !errors.Is(err, meta.ErrConflict) && !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("AdvanceUpload of an unknown upload: %v; want meta.ErrNotFound or meta.ErrConflict", err)
+	}
+}
+
+// An upload's bytes may live in its row while small, and move to the blob
+// store (content nil) when it grows.
+func testInlineUpload(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	if err := s.CreateUpload(ctx, &meta.Upload{ID: "inl", Repo: "r", HashState: []byte("s0")}); err != nil {
+		t.Fatalf("CreateUpload: %v", err)
+	}
+	checkContent := func(want []byte) {
+		t.Helper()
+		u, err := s.GetUpload(ctx, "r", "inl")
+		if err != nil {
+			t.Fatalf("GetUpload: %v", err)
+		}
+		if (u.Content == nil) != (want == nil) || !bytes.Equal(u.Content, want) {
+			t.Errorf("upload content = %q (nil: %v), want %q (nil: %v)", u.Content, u.Content == nil, want, want == nil)
+		}
+	}
+	checkContent(nil)
+	if err := s.AdvanceUpload(ctx, "inl", 0, 3, []byte("s3"), nil, []byte("abc")); err != nil {
+		t.Fatalf("AdvanceUpload with content: %v", err)
+	}
+	checkContent([]byte("abc"))
+	if err := s.AdvanceUpload(ctx, "inl", 3, 6, []byte("s6"), nil, []byte("abcdef")); err != nil {
+		t.Fatalf("AdvanceUpload with more content: %v", err)
+	}
+	checkContent([]byte("abcdef"))
+	if err := s.AdvanceUpload(ctx, "inl", 6, 1<<20, []byte("s1m"), []byte("parts"), nil); err != nil {
+		t.Fatalf("AdvanceUpload moving the bytes to the blob store: %v", err)
+	}
+	checkContent(nil)
+}
+
+// A blob committed inline serves its bytes from its row, survives a second
+// commit of the same digest through the blob store, and lists with them.
+func testInlineBlob(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	content := []byte(`{"architecture":"amd64","os":"linux"}`)
+	d := digest.FromBytes(content)
+	if err := s.CreateUpload(ctx, &meta.Upload{ID: "up-inline", Repo: "r"}); err != nil {
+		t.Fatalf("CreateUpload: %v", err)
+	}
+	if err := s.CommitInlineBlob(ctx, "r", d, content, "up-inline"); err != nil {
+		t.Fatalf("CommitInlineBlob: %v", err)
+	}
+	if _, err := s.GetUpload(ctx, "r", "up-inline"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("GetUpload after CommitInlineBlob ended it: %v; want meta.ErrNotFound", err)
+	}
+	checkRepoBlob(t, s, "r", d, int64(len(content)))
+	checkInline := func(repo string, d digest.Digest, want []byte) {
+		t.Helper()
+		size, got, err := s.RepoBlob(ctx, repo, d)
+		if err != nil {
+			t.Fatalf("RepoBlob(%q, %s): %v", repo, d, err)
+		}
+		if (got == nil) != (want == nil) || !bytes.Equal(got, want) || size != int64(len(got)) && want != nil {
+			t.Errorf("RepoBlob(%q, %s) = %d, %q (nil: %v); want %q (nil: %v)", repo, d, size, got, got == nil, want, want == nil)
+		}
+	}
+	checkInline("r", d, content)
+
+	// Pushed again through the blob store (in another repository): the
+	// row keeps its inline bytes, which are the same.
+	if err := s.CommitBlob(ctx, "other", d, int64(len(content)), "", nil); err != nil {
+		t.Fatalf("CommitBlob of an inline blob: %v", err)
+	}
+	checkInline("other", d, content)
+
+	// A blob in the blob store has no inline bytes; an empty inline blob
+	// has empty, not missing, bytes.
+	stored := commitBlob(t, s, "r", "stored", 77)
+	checkInline("r", stored, nil)
+	empty := digest.FromBytes(nil)
+	if err := s.CommitInlineBlob(ctx, "r", empty, []byte{}, ""); err != nil {
+		t.Fatalf("CommitInlineBlob of the empty blob: %v", err)
+	}
+	checkInline("r", empty, []byte{})
+	_, _, err := s.RepoBlob(ctx, "nowhere", d)
+	wantNotFound(t, "RepoBlob in an unknown repository", err)
+
+	page, err := s.BlobPage(ctx, "", 100)
+	if err != nil {
+		t.Fatalf("BlobPage: %v", err)
+	}
+	found := map[digest.Digest][]byte{}
+	for _, b := range page {
+		found[b.Digest] = b.Content
+	}
+	if got := found[d]; !bytes.Equal(got, content) {
+		t.Errorf("BlobPage content of the inline blob = %q, want %q", got, content)
+	}
+	if got, ok := found[stored]; !ok || got != nil {
+		t.Errorf("BlobPage content of a stored blob = %q (listed: %v), want nil", got, ok)
+	}
+	if got, ok := found[empty]; !ok || got == nil {
+		t.Errorf("BlobPage content of the empty inline blob = %v (listed: %v), want empty, not nil", got, ok)
 	}
 }
 
@@ -963,7 +1063,7 @@ func testStaleUploads(t *testing.T, s meta.Store) {
 			t.Fatalf("CreateUpload(%q): %v", u.ID, err)
 		}
 	}
-	if err := s.AdvanceUpload(ctx, "s-2", 0, 42, []byte("st"), nil); err != nil {
+	if err := s.AdvanceUpload(ctx, "s-2", 0, 42, []byte("st"), nil, nil); err != nil {
 		t.Fatalf("AdvanceUpload: %v", err)
 	}
 	if err := s.DeleteUpload(ctx, "s-3"); err != nil {
@@ -1046,7 +1146,7 @@ func testConcurrentAdvance(t *testing.T, s meta.Store) {
 	}
 	results := make([]error, concurrency)
 	runBounded(concurrency, func(i int) {
-		results[i] = s.AdvanceUpload(ctx, "race", 0, int64(10+i), []byte(fmt.Sprint(i)), nil)
+		results[i] = s.AdvanceUpload(ctx, "race", 0, int64(10+i), []byte(fmt.Sprint(i)), nil, nil)
 	})
 	winner := -1
 	for i, err := range results {
