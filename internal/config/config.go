@@ -75,6 +75,16 @@ type Storage struct {
 	Maintenance Maintenance `yaml:"maintenance"`
 	Cache       Cache       `yaml:"cache"`
 	Redirect    Redirect    `yaml:"redirect"`
+	// Inline is wharf's own: small blobs kept in the metadata store.
+	Inline Inline `yaml:"inline"`
+}
+
+// Inline keeps blobs of at most MaxSize bytes (image configs, small layers,
+// signatures) in the metadata store instead of the blob store: pushing
+// them creates no file or object, and they are served from the database.
+// 0 keeps every blob in the blob store.
+type Inline struct {
+	MaxSize int64 `yaml:"maxsize"`
 }
 
 // Filesystem is the local-disk blob store; metadata (SQLite) lives under the

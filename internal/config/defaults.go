@@ -18,6 +18,7 @@ func Default() *Config {
 		},
 		Storage: Storage{
 			Filesystem: Filesystem{RootDirectory: "./data"},
+			Inline:     Inline{MaxSize: 16 << 10},
 			// Deleting is opt-in, as in distribution: a registry that
 			// silently loses images is worse than one that refuses.
 			Delete: Delete{Enabled: false},

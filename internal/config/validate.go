@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// MaxInlineSize bounds storage.inline.maxsize: inline bytes are held in
+// memory while they arrive and travel in every read of their row.
+const MaxInlineSize = 1 << 20
+
 // Validate checks the values that YAML types alone cannot: the version,
 // the log level and format, the root directory, the listen address and the
 // durations. It reports every problem at once, each as a *FieldError naming
@@ -27,6 +31,9 @@ func (c *Config) Validate() error {
 		add("storage.filesystem.rootdirectory", errors.New("must not be empty"))
 	}
 	add("http.addr", checkAddr(c.HTTP.Addr))
+	if m := c.Storage.Inline.MaxSize; m < 0 || m > MaxInlineSize {
+		add("storage.inline.maxsize", fmt.Errorf("must be between 0 and %d bytes", MaxInlineSize))
+	}
 	if up := c.Storage.Maintenance.UploadPurging; up.Enabled {
 		add("storage.maintenance.uploadpurging.age", checkPositive(up.Age))
 		add("storage.maintenance.uploadpurging.interval", checkPositive(up.Interval))

@@ -28,11 +28,27 @@ func (r *Registry) StatBlob(ctx context.Context, repo string, d digest.Digest) (
 	return BlobInfo{Digest: d, Size: size}, nil
 }
 
+// repoBlob returns the size of blob d of repo and its bytes if inline.
+func (r *Registry) repoBlob(ctx context.Context, repo string, d digest.Digest) (int64, []byte, error) {
+	size, content, err := r.meta.RepoBlob(ctx, repo, d)
+	if isNotFound(err) {
+		return 0, nil, errorf(CodeBlobUnknown, "blob %s unknown to repository %q", d, repo)
+	}
+	if err != nil {
+		return 0, nil, wrap(err, "stat blob")
+	}
+	return size, content, nil
+}
+
 // OpenBlob opens blob d of repo for reading.
 func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error) {
-	info, err := r.StatBlob(ctx, repo, d)
+	size, content, err := r.repoBlob(ctx, repo, d)
 	if err != nil {
 		return nil, BlobInfo{}, err
+	}
+	info := BlobInfo{Digest: d, Size: size}
+	if content != nil {
+		return newInlineContent(content), info, nil
 	}
 	c, size, err := r.blobs.Open(ctx, d)
 	if isNotFound(err) {
@@ -56,8 +72,9 @@ func (r *Registry) BlobRedirect(ctx context.Context, repo string, d digest.Diges
 	if !ok || r.opts.DisableRedirect {
 		return "", nil
 	}
-	if _, err := r.StatBlob(ctx, repo, d); err != nil {
-		return "", err
+	_, content, err := r.repoBlob(ctx, repo, d)
+	if err != nil || content != nil {
+		return "", err // inline bytes are served by wharf itself
 	}
 	u, err := rd.RedirectURL(ctx, d)
 	return u, wrap(err, "redirect for blob %s", d)

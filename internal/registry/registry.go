@@ -28,6 +28,10 @@ type Options struct {
 	// can hand out direct URLs (storage.redirect.disable).
 	DisableRedirect bool
 	MaxManifestSize int64
+	// InlineMax is the largest blob whose bytes are kept in the metadata
+	// store instead of the blob store (storage.inline.maxsize); 0 keeps
+	// every blob in the blob store.
+	InlineMax int64
 }
 
 // Registry implements the distribution API's operations.

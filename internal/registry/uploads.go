@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding"
@@ -126,7 +127,7 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		return wrap(err, "upload %s", u.ID)
 	}
 	hr := &hashingReader{r: body, h: h}
-	n, backend, writeErr := r.blobs.WriteUpload(ctx, u.ID, u.BackendState, u.Offset, hr)
+	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, hr)
 	if n != hr.n {
 		// Bytes were hashed that did not reach storage: recording this state
 		// would corrupt the blob. Keep the old state; the next write starts
@@ -138,14 +139,14 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		if err != nil {
 			return err
 		}
-		if err := r.meta.AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state, backend); err != nil {
+		if err := r.meta.AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state, backend, content); err != nil {
 			if errors.Is(err, meta.ErrConflict) {
 				return errorf(CodeBlobUploadInvalid, "upload %s was changed by another request", u.ID)
 			}
 			return wrap(err, "record upload progress")
 		}
 		u.Offset += n
-		u.HashState, u.BackendState = state, backend
+		u.HashState, u.BackendState, u.Content = state, backend, content
 	}
 	return bodyError(writeErr, hr, n)
 }
@@ -190,7 +191,12 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		r.discardUpload(ctx, id, u.BackendState)
 		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
 	}
-	if err := r.commitBlob(ctx, repo, id, u.BackendState, d, u.Offset, id); err != nil {
+	if u.Content != nil {
+		err = r.commitInlineBlob(ctx, repo, d, u.Content, id)
+	} else {
+		err = r.commitBlob(ctx, repo, id, u.BackendState, d, u.Offset, id)
+	}
+	if err != nil {
 		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: u.Offset}, nil
@@ -205,6 +211,9 @@ func (r *Registry) uploadDigest(ctx context.Context, u *meta.Upload, alg digest.
 			return "", err
 		}
 		return digest.NewDigest(alg, h), nil
+	}
+	if u.Content != nil {
+		return alg.FromBytes(u.Content), nil
 	}
 	rc, err := r.blobs.OpenUpload(ctx, u.ID, u.BackendState, u.Offset)
 	if err != nil {
@@ -224,9 +233,20 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
 	}
-	id := uuid.NewString()
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
+	if r.opts.InlineMax > 0 {
+		head, err := readAtMost(hr, r.opts.InlineMax+1)
+		if err != nil {
+			return BlobInfo{}, bodyError(err, hr, int64(len(head)))
+		}
+		if r.inlineSize(int64(len(head))) {
+			return r.putInlineBlob(ctx, repo, d, h, head)
+		}
+		hr = &hashingReader{r: io.MultiReader(bytes.NewReader(head), body), h: h, n: 0}
+		h.Reset()
+	}
+	id := uuid.NewString()
 	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, hr)
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
@@ -244,6 +264,17 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: d, Size: n}, nil
+}
+
+// putInlineBlob finishes a monolithic upload small enough to keep inline.
+func (r *Registry) putInlineBlob(ctx context.Context, repo string, d digest.Digest, h hash.Hash, content []byte) (BlobInfo, error) {
+	if got := digest.NewDigest(d.Algorithm(), h); got != d {
+		return BlobInfo{}, errorf(CodeDigestInvalid, "uploaded content has digest %s, not %s", got, d)
+	}
+	if err := r.commitInlineBlob(ctx, repo, d, content, ""); err != nil {
+		return BlobInfo{}, err
+	}
+	return BlobInfo{Digest: d, Size: int64(len(content))}, nil
 }
 
 // commitBlob records blob d in repo and moves the upload's bytes into place

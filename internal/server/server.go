@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ReadOnly:        cfg.Storage.Maintenance.ReadOnly.Enabled,
 		KeepReferrers:   cfg.GC.KeepReferrers,
 		DisableRedirect: cfg.Storage.Redirect.Disable,
+		InlineMax:       cfg.Storage.Inline.MaxSize,
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {
