@@ -5,6 +5,7 @@
 package scrub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,8 +98,11 @@ func checkBlobs(ctx context.Context, md meta.Store, blobs blob.Store, rep *Repor
 	}
 }
 
-// checkBlob re-hashes one blob's bytes.
+// checkBlob re-hashes one blob's bytes, inline or in the blob store.
 func checkBlob(ctx context.Context, blobs blob.Store, b meta.BlobRecord) (Problem, bool, error) {
+	if b.Content != nil {
+		return checkBytes(b, int64(len(b.Content)), bytes.NewReader(b.Content))
+	}
 	c, size, err := blobs.Open(ctx, b.Digest)
 	if errors.Is(err, blob.ErrNotFound) {
 		return Problem{Kind: "blob-missing", Digest: b.Digest, Detail: "recorded in metadata, no bytes in the blob store"}, true, nil
@@ -107,11 +111,16 @@ func checkBlob(ctx context.Context, blobs blob.Store, b meta.BlobRecord) (Proble
 		return Problem{}, false, err
 	}
 	defer c.Close()
+	return checkBytes(b, size, c)
+}
+
+// checkBytes compares a blob's bytes, size bytes read from r, with its row.
+func checkBytes(b meta.BlobRecord, size int64, r io.Reader) (Problem, bool, error) {
 	if size != b.Size {
 		return Problem{Kind: "blob-size", Digest: b.Digest, Detail: fmt.Sprintf("holds %d bytes, metadata says %d", size, b.Size)}, true, nil
 	}
 	v := b.Digest.Verifier()
-	if _, err := io.Copy(v, c); err != nil {
+	if _, err := io.Copy(v, r); err != nil {
 		return Problem{}, false, fmt.Errorf("read blob %s: %w", b.Digest, err)
 	}
 	if !v.Verified() {
