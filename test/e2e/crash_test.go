@@ -323,9 +323,10 @@ wait:
 }
 
 // whCheckBlobFiles walks <root>/blobs and hashes every file that sits under
-// a final blob key (<alg>/<2 hex>/<hex>, or distribution's <hex>/data): each
-// must hash to its own name, so no partial blob is ever visible. Other files
-// (uploads in progress, temporary files) are listed in the log.
+// a final blob key (<alg>/<2 hex>/<hex>, or distribution's <hex>/data), and
+// every blob kept inline in the metadata store: each must hash to its own
+// name, so no partial blob is ever visible. Other files (uploads in
+// progress, temporary files) are listed in the log.
 func whCheckBlobFiles(t *testing.T, root string) {
 	t.Helper()
 	dir := filepath.Join(root, "blobs")
@@ -374,7 +375,13 @@ func whCheckBlobFiles(t *testing.T, root string) {
 	if err != nil {
 		t.Fatalf("walking %s: %v", dir, err)
 	}
-	t.Logf("blob store: %d blob files verified, %d other files %v", verified, len(other), whFirst(other, 10))
+	for d, content := range whInlineBlobs(t, root) {
+		if got := whDigestOf(d, content); got != d {
+			t.Errorf("inline blob %s hashes to %s: a partial or corrupt blob is visible", d, got)
+		}
+		verified++
+	}
+	t.Logf("blob store: %d blobs verified (files and inline), %d other files %v", verified, len(other), whFirst(other, 10))
 	if verified == 0 {
 		t.Errorf("no blob files found under %s in the layout blobs/<alg>/<ab>/<hex>; other files: %v", dir, whFirst(other, 20))
 	}

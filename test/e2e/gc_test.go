@@ -38,6 +38,21 @@ import (
 	_ "modernc.org/sqlite" // to check the metadata store's rows against the blob files
 )
 
+// gcStoredBlobs lists the blobs whose bytes are stored, as digest -> size:
+// the files under <root>/blobs and the small blobs kept inline in the
+// metadata store's rows.
+func gcStoredBlobs(t testing.TB, root string) map[string]int64 {
+	t.Helper()
+	out := gcBlobFiles(t, root)
+	for d, content := range whInlineBlobs(t, root) {
+		if _, dup := out[d]; dup {
+			t.Errorf("blob %s is both inline and in a file", d)
+		}
+		out[d] = int64(len(content))
+	}
+	return out
+}
+
 // gcBlobFiles lists the blob files under <root>/blobs as digest -> size.
 func gcBlobFiles(t testing.TB, root string) map[string]int64 {
 	t.Helper()
@@ -598,7 +613,7 @@ func TestGCRace(t *testing.T) {
 	final := gcRun(t, s, "--grace", "0s", "--delete-untagged")
 	t.Logf("final pass: %+v", final.Summary)
 	live := verify("after the final pass")
-	files := gcBlobFiles(t, s.Root)
+	files := gcStoredBlobs(t, s.Root)
 	for _, d := range gcSortedKeys(files) {
 		if _, ok := live[d]; !ok {
 			t.Errorf("blob %s (%d bytes) is on disk but no expected image references it", d, files[d])
@@ -653,7 +668,7 @@ func TestGCRepushAfterGC(t *testing.T) {
 			if out.Summary.Blobs != len(blobs) {
 				t.Errorf("garbage-collect removed %d blobs, want %d:\n%s", out.Summary.Blobs, len(blobs), out.Raw)
 			}
-			if left := gcBlobFiles(t, s.Root); len(left) != 0 {
+			if left := gcStoredBlobs(t, s.Root); len(left) != 0 {
 				t.Fatalf("blob files left after GC: %v", gcSortedKeys(left))
 			}
 			r := whDo(t, http.MethodGet, s.URL+"/v2/"+repo+"/manifests/"+dg, nil, nil)
@@ -664,7 +679,7 @@ func TestGCRepushAfterGC(t *testing.T) {
 			}
 			whVerifyImage(t, s, repo+":"+tag, img)
 			whVerifyImage(t, s, repo+"@"+dg, img)
-			if files := gcBlobFiles(t, s.Root); len(files) != len(blobs) {
+			if files := gcStoredBlobs(t, s.Root); len(files) != len(blobs) {
 				t.Errorf("%d blob files after re-push, want %d", len(files), len(blobs))
 			}
 			// And the re-pushed image survives the next pass.
@@ -693,7 +708,7 @@ func TestGCDryRun(t *testing.T) {
 	if r := gcDelete(t, s, repo+"/manifests/"+goneDg); r.Status != http.StatusAccepted {
 		t.Fatalf("DELETE: %s, want 202", r)
 	}
-	before := gcBlobFiles(t, s.Root)
+	before := gcStoredBlobs(t, s.Root)
 
 	var dry gcOutput
 	for i := range 2 { // twice: a dry run changes nothing, so it repeats itself
@@ -715,7 +730,7 @@ func TestGCDryRun(t *testing.T) {
 		if dry.Summary.Links != 3 || dry.Summary.Tags != 0 || dry.Summary.Manifests != 0 {
 			t.Errorf("dry run %d summary %+v, want 0 tags, 0 manifests, 3 links", i, dry.Summary)
 		}
-		after := gcBlobFiles(t, s.Root)
+		after := gcStoredBlobs(t, s.Root)
 		if !maps2Equal(before, after) {
 			t.Fatalf("dry run %d changed the blob store: before %v, after %v", i, gcSortedKeys(before), gcSortedKeys(after))
 		}
@@ -744,7 +759,7 @@ func TestGCDryRun(t *testing.T) {
 	if !slices.Equal(run.Links, dry.Links) {
 		t.Errorf("real run removed links %v, dry run listed %v", run.Links, dry.Links)
 	}
-	after := gcBlobFiles(t, s.Root)
+	after := gcStoredBlobs(t, s.Root)
 	removed := gcMinus(before, after)
 	if !slices.Equal(gcSortedKeys(removed), gcSortedKeys(dry.Blobs)) {
 		t.Errorf("files removed %v, dry run listed %v", gcSortedKeys(removed), gcSortedKeys(dry.Blobs))
@@ -789,10 +804,10 @@ func TestGCGracePeriod(t *testing.T) {
 		data := whRandBytes(uint64(1000+i), 1000+i*700)
 		orphans[whUploadBlob(t, s, repo, data)] = int64(len(data))
 	}
-	all := gcBlobFiles(t, s.Root)
+	all := gcStoredBlobs(t, s.Root)
 	checkPresent := func(stage string) {
 		t.Helper()
-		files := gcBlobFiles(t, s.Root)
+		files := gcStoredBlobs(t, s.Root)
 		if !maps2Equal(files, all) {
 			t.Errorf("%s: blob files %v, want %v", stage, gcSortedKeys(files), gcSortedKeys(all))
 		}
@@ -824,7 +839,7 @@ func TestGCGracePeriod(t *testing.T) {
 	if out.Summary.Links != 3 || out.Summary.Blobs != 3 || out.Summary.Freed != gcHuman(gcSum(orphans)) {
 		t.Errorf("grace 0 summary %+v, want 3 links, 3 blobs, %s", out.Summary, gcHuman(gcSum(orphans)))
 	}
-	files := gcBlobFiles(t, s.Root)
+	files := gcStoredBlobs(t, s.Root)
 	if want := gcMinus(all, orphans); !maps2Equal(files, want) {
 		t.Errorf("blob files %v, want %v", gcSortedKeys(files), gcSortedKeys(want))
 	}
@@ -857,7 +872,7 @@ func TestGCSeedScenario(t *testing.T) {
 	if r := gcDelete(t, s, "library/hello-world/manifests/"+helloDg); r.Status != http.StatusAccepted {
 		t.Fatalf("DELETE by digest: %s, want 202", r)
 	}
-	before := gcBlobFiles(t, s.Root)
+	before := gcStoredBlobs(t, s.Root)
 
 	dry := gcRun(t, s, "--dry-run")
 	if got := gcSortedKeys(dry.Blobs); !slices.Equal(got, gcSortedKeys(unique)) {
@@ -866,7 +881,7 @@ func TestGCSeedScenario(t *testing.T) {
 	if dry.Summary.Freed != gcHuman(gcSum(unique)) {
 		t.Errorf("dry run frees %q, want %q", dry.Summary.Freed, gcHuman(gcSum(unique)))
 	}
-	if after := gcBlobFiles(t, s.Root); !maps2Equal(after, before) {
+	if after := gcStoredBlobs(t, s.Root); !maps2Equal(after, before) {
 		t.Fatalf("dry run changed the blob store")
 	}
 
@@ -922,7 +937,7 @@ func TestGCSeedScenario(t *testing.T) {
 		whExpectError(t, "GET deleted hello-world "+ref, r, http.StatusNotFound, "MANIFEST_UNKNOWN")
 	}
 
-	after := gcBlobFiles(t, s.Root)
+	after := gcStoredBlobs(t, s.Root)
 	for d := range unique {
 		if _, ok := after[d]; ok {
 			t.Errorf("blob %s of the deleted image is still on disk", d)
@@ -1000,7 +1015,7 @@ func TestGCOnlineCollector(t *testing.T) {
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				files := gcBlobFiles(t, s.Root)
+				files := gcStoredBlobs(t, s.Root)
 				var left []string
 				for d := range unique {
 					if _, ok := files[d]; ok {
@@ -1015,7 +1030,7 @@ func TestGCOnlineCollector(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			files := gcBlobFiles(t, s.Root)
+			files := gcStoredBlobs(t, s.Root)
 			if want := gcMustBlobs(t, b); !maps2Equal(files, want) {
 				t.Errorf("blob files %v, want exactly b's %v", gcSortedKeys(files), gcSortedKeys(want))
 			}
@@ -1142,7 +1157,7 @@ func TestGCReferrersCascade(t *testing.T) {
 			t.Errorf("garbage-collect removed %d blobs, want %d (image and both artifacts):\n%s",
 				out.Summary.Blobs, len(imgBlobs)+len(artBlobs), out.Raw)
 		}
-		if files := gcBlobFiles(t, s.Root); len(files) != 0 {
+		if files := gcStoredBlobs(t, s.Root); len(files) != 0 {
 			t.Errorf("blob files left: %v", gcSortedKeys(files))
 		}
 	})
@@ -1194,7 +1209,7 @@ func TestGCReferrersCascade(t *testing.T) {
 				t.Errorf("GET orphaned referrer %s after --delete-untagged: %d, want 404", d, st)
 			}
 		}
-		if files := gcBlobFiles(t, s.Root); len(files) != 0 {
+		if files := gcStoredBlobs(t, s.Root); len(files) != 0 {
 			t.Errorf("blob files left after --delete-untagged: %v", gcSortedKeys(files))
 		}
 	})
@@ -1296,7 +1311,7 @@ func TestGCOrphanReferrerChain(t *testing.T) {
 					t.Errorf("orphaned referrer %s (%s) is still served (GET 200), want 404", d, what)
 				}
 			}
-			if files := gcBlobFiles(t, s.Root); len(files) != 0 {
+			if files := gcStoredBlobs(t, s.Root); len(files) != 0 {
 				t.Errorf("blob files left: %v", gcSortedKeys(files))
 			}
 		})
@@ -1463,8 +1478,8 @@ func TestGCDeleteSemantics(t *testing.T) {
 }
 
 // gcRowsWithoutBytes opens the server's SQLite metadata read-only and lists
-// the blob rows whose bytes are not on disk: the rule "a row never outlives
-// its bytes" broken.
+// the blob rows whose bytes are neither on disk nor inline: the rule "a row
+// never outlives its bytes" broken.
 func gcRowsWithoutBytes(t *testing.T, root string) (rows int, missing []string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(root, "metadata", "wharf.db")+"?mode=ro&_pragma=busy_timeout(10000)")
@@ -1477,7 +1492,7 @@ func gcRowsWithoutBytes(t *testing.T, root string) (rows int, missing []string) 
 		t.Fatalf("read blob rows: %v", err)
 	}
 	defer rs.Close()
-	files := gcBlobFiles(t, root)
+	files := gcStoredBlobs(t, root)
 	for rs.Next() {
 		var d string
 		if err := rs.Scan(&d); err != nil {

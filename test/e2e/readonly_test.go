@@ -55,7 +55,7 @@ func TestReadOnly(t *testing.T) {
 	rw.Stop()
 
 	s := StartServer(t, ServerOptions{Root: rw.Root, ReadOnly: true})
-	before := gcBlobFiles(t, s.Root)
+	before := gcStoredBlobs(t, s.Root)
 	withQuery := func(p, k, v string) string { return whWithQuery(s.URL+p, k, v) }
 	newBlob := []byte("a blob nobody may push")
 	writes := []struct {
@@ -176,7 +176,7 @@ func TestReadOnly(t *testing.T) {
 		}
 	})
 	t.Run("blob store unchanged; no collection in read-only mode", func(t *testing.T) {
-		after := gcBlobFiles(t, s.Root)
+		after := gcStoredBlobs(t, s.Root)
 		if !maps2Equal(before, after) {
 			t.Errorf("blob files changed: before %v, after %v", gcSortedKeys(before), gcSortedKeys(after))
 		}
@@ -192,7 +192,7 @@ func TestReadOnly(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "read-only") {
 			t.Errorf("garbage-collect on a read-only config: exit %d, stderr %q, want 1 and a read-only message\nstdout: %s", code, errOut, out)
 		}
-		if after := gcBlobFiles(t, s.Root); !maps2Equal(before, after) {
+		if after := gcStoredBlobs(t, s.Root); !maps2Equal(before, after) {
 			t.Errorf("refused garbage-collect changed the blob store")
 		}
 		dry := gcRun(t, s, "--dry-run")
@@ -202,7 +202,7 @@ func TestReadOnly(t *testing.T) {
 		if got := gcSortedKeys(dry.Blobs); !slices.Equal(got, gcSortedKeys(goneBlobs)) {
 			t.Errorf("dry run lists blobs %v, want the deleted image's %v", got, gcSortedKeys(goneBlobs))
 		}
-		if after := gcBlobFiles(t, s.Root); !maps2Equal(before, after) {
+		if after := gcStoredBlobs(t, s.Root); !maps2Equal(before, after) {
 			t.Errorf("dry run changed the blob store")
 		}
 		whVerifyImage(t, s, repo+":v1", img)

@@ -8,10 +8,12 @@ import (
 )
 
 // TestScrub pushes an image, checks that scrub passes, alters one layer's
-// bytes on disk, and checks that scrub names that blob and exits 1.
+// bytes on disk, and checks that scrub names that blob and exits 1. (The
+// layers are larger than what is kept inline; TestScrubInline alters an
+// inline one.)
 func TestScrub(t *testing.T) {
 	s := StartServer(t, ServerOptions{})
-	img := whRandomImage(t, 4096, 2)
+	img := whRandomImage(t, 4*inlineMax, 2)
 	whPush(t, s, "scrub/app:v1", img)
 
 	out, errOut, code := runWharf(t, nil, "scrub", s.Config)
