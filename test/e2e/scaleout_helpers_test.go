@@ -477,12 +477,14 @@ func soOn(t testing.TB, s *Server, loc string) string {
 var soFollow = &http.Client{Timeout: 5 * time.Minute}
 
 // soCheckBlob checks blob dg of repo on s: HEAD answers 200 with the size
-// and digest; GET answers 307 to the S3 server when redirects are on (the
-// presigned URL then serves the bytes) or 200 with the bytes when off; the
-// bytes hash to dg. A ranged GET (following the redirect) answers 206 with
+// and digest; GET answers 307 to the S3 server when redirects are on and the
+// blob is too large to be kept inline (the presigned URL then serves the
+// bytes), or 200 with the bytes otherwise; the bytes hash to dg. A ranged GET (following the redirect) answers 206 with
 // the right slice when rng is set.
 func soCheckBlob(s *Server, st *soStores, repo, dg string, size int64, redirect, rng bool) error {
 	u := s.URL + "/v2/" + repo + "/blobs/" + dg
+	// Small blobs live inline in the metadata store: served, never redirected.
+	redirect = redirect && size > inlineMax
 	hresp, err := whHTTP.Head(u)
 	if err != nil {
 		return err

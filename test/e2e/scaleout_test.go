@@ -402,16 +402,24 @@ func TestScaleOutGC(t *testing.T) {
 	c.must(push(c.Nodes[0], "gc/keep:v1", keep))
 	c.must(push(c.Nodes[1], "gc/doomed:v1", doomed))
 
-	// The doomed image's own blobs: its config and its layers but the shared one.
-	var unique []string
+	// The doomed image's own blobs: its config and its layers but the
+	// shared one. Those in the bucket must leave it; the small config is
+	// kept inline in PostgreSQL and goes with its row (the 404s below).
+	var unique, inBucket []string
 	dm, _ := doomed.Manifest()
-	unique = append(unique, dm.Config.Digest.String())
-	for _, l := range dm.Layers {
-		if l.Digest != sharedDigest {
-			unique = append(unique, l.Digest.String())
+	for _, desc := range append([]v1.Descriptor{dm.Config}, dm.Layers...) {
+		if desc.Digest == sharedDigest {
+			continue
+		}
+		unique = append(unique, desc.Digest.String())
+		if desc.Size > inlineMax {
+			inBucket = append(inBucket, desc.Digest.String())
 		}
 	}
-	for _, dg := range unique {
+	if len(inBucket) == 0 {
+		t.Fatalf("the doomed image has no blob large enough for the bucket")
+	}
+	for _, dg := range inBucket {
 		if !c.Stores.BlobExists(t, dg) {
 			t.Fatalf("blob %s of the doomed image is not in the bucket after its push", dg)
 		}
@@ -458,7 +466,7 @@ func TestScaleOutGC(t *testing.T) {
 		t.Fatalf("DELETE doomed manifest on node 1: %s, want 202\n%s", r, c.Logs())
 	}
 	gone := soWaitFor(60*time.Second, func() bool {
-		for _, dg := range unique {
+		for _, dg := range inBucket {
 			if c.Stores.BlobExists(t, dg) {
 				return false
 			}
@@ -474,7 +482,7 @@ func TestScaleOutGC(t *testing.T) {
 	t.Logf("%d pushes during garbage collection, %d refused with MANIFEST_BLOB_UNKNOWN and retried", pushes.Load(), refusals.Load())
 	if !gone {
 		var left []string
-		for _, dg := range unique {
+		for _, dg := range inBucket {
 			if c.Stores.BlobExists(t, dg) {
 				left = append(left, dg)
 			}
