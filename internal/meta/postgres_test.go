@@ -26,7 +26,11 @@ func postgresAdminDSN(t *testing.T) string {
 	t.Helper()
 	dsn := os.Getenv("WHARF_TEST_POSTGRES_DSN")
 	if dsn == "" {
-		t.Skip("PostgreSQL tests need a server: run them with `make test` or scripts/test-services.sh go test ./internal/meta/")
+		const msg = "PostgreSQL tests need a server: run them with `make test` or scripts/test-services.sh go test ./internal/meta/"
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but WHARF_TEST_POSTGRES_DSN is not: " + msg)
+		}
+		t.Skip(msg)
 	}
 	return dsn
 }

@@ -70,6 +70,9 @@ func soServices(t testing.TB) soEnv {
 		s3Region:   os.Getenv("WHARF_TEST_S3_REGION"),
 	}
 	if e.pgDSN == "" || e.s3Endpoint == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but the services are not: " + soSkipMessage)
+		}
 		t.Skip(soSkipMessage)
 	}
 	if e.s3Region == "" {
