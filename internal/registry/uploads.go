@@ -243,8 +243,9 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		if r.inlineSize(int64(len(head))) {
 			return r.putInlineBlob(ctx, repo, d, h, head)
 		}
-		hr = &hashingReader{r: io.MultiReader(bytes.NewReader(head), body), h: h, n: 0}
+		// Too large to keep inline: hash and store it all, the head again.
 		h.Reset()
+		hr = &hashingReader{r: io.MultiReader(bytes.NewReader(head), body), h: h}
 	}
 	id := uuid.NewString()
 	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, hr)
