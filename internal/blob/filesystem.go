@@ -78,7 +78,7 @@ func (f *Filesystem) Open(_ context.Context, d digest.Digest) (Content, int64, e
 		file.Close()
 		return nil, 0, fmt.Errorf("stat blob %s: %w", d, err)
 	}
-	return withPrefetch(file, fi.Size()), fi.Size(), nil
+	return file, fi.Size(), nil
 }
 
 // Delete implements Store.

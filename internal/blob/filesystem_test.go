@@ -114,7 +114,7 @@ func regularFiles(t *testing.T, root string) []string {
 }
 
 // Open must hand out something net's sendfile recognises (a syscall.Conn
-// over a regular file), small blob or large one with its prefetcher.
+// over a regular file), for small and large blobs alike.
 func TestFilesystemOpenServesWithSendfile(t *testing.T) {
 	s := newFilesystem(t, t.TempDir())
 	for _, size := range []int{20, 40 << 20} {
@@ -134,9 +134,8 @@ func TestFilesystemOpenServesWithSendfile(t *testing.T) {
 	}
 }
 
-// Large blobs are read with a prefetcher running beside the reader; what
-// the reader gets must not depend on it: whole reads, reads after a seek
-// (Range requests), and a close halfway through.
+// Large blobs read back intact: whole, after a seek (Range requests), and
+// when closed halfway through.
 func TestFilesystemLargeBlobReads(t *testing.T) {
 	s := newFilesystem(t, t.TempDir())
 	data := make([]byte, 3*(8<<20)+12345)

@@ -9,6 +9,3 @@ func syncData(f *os.File) error { return f.Sync() }
 
 // dropCache is a no-op where fadvise is not available.
 func dropCache(*os.File, int64, int64) {}
-
-// withPrefetch returns file as it is where fadvise is not available.
-func withPrefetch(file *os.File, _ int64) Content { return file }
