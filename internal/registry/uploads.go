@@ -235,6 +235,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	}
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
+	var src io.Reader = hr
 	if r.opts.InlineMax > 0 {
 		head, err := readAtMost(hr, r.opts.InlineMax+1)
 		if err != nil {
@@ -243,12 +244,12 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		if r.inlineSize(int64(len(head))) {
 			return r.putInlineBlob(ctx, repo, d, h, head)
 		}
-		// Too large to keep inline: hash and store it all, the head again.
-		h.Reset()
-		hr = &hashingReader{r: io.MultiReader(bytes.NewReader(head), body), h: h}
+		// Too large to keep inline: the head (already hashed and counted)
+		// goes to the store first, then the rest of the body.
+		src = io.MultiReader(bytes.NewReader(head), hr)
 	}
 	id := uuid.NewString()
-	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, hr)
+	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, src)
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
 		if err == nil {
