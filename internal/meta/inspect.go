@@ -52,7 +52,7 @@ type Inspector interface {
 
 // BlobPage implements Inspector.
 func (s *SQL) BlobPage(ctx context.Context, after string, n int) ([]BlobRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT digest, size, content IS NOT NULL, content FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?`), after, n)
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT digest, size, content FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?`), after, n)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs: %w", err)
 	}
@@ -61,12 +61,8 @@ func (s *SQL) BlobPage(ctx context.Context, after string, n int) ([]BlobRecord, 
 	for rows.Next() {
 		var b BlobRecord
 		var d string
-		var inline bool
-		if err := rows.Scan(&d, &b.Size, &inline, &b.Content); err != nil {
+		if err := rows.Scan(&d, &b.Size, (*inlineBytes)(&b.Content)); err != nil {
 			return nil, fmt.Errorf("list blobs: %w", err)
-		}
-		if inline && b.Content == nil {
-			b.Content = []byte{}
 		}
 		b.Digest = digest.Digest(d)
 		out = append(out, b)

@@ -266,16 +266,31 @@ func (s *SQL) RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64
 		return 0, nil, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
 	var size int64
-	var content []byte
-	var inline bool
-	err := s.queryRow(ctx, `SELECT b.size, b.content IS NOT NULL, b.content FROM repository_blobs rb
+	var content inlineBytes
+	err := s.queryRow(ctx, `SELECT b.size, b.content FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
 		JOIN blobs b ON b.digest = rb.digest
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size, &inline, &content)
-	if inline && content == nil {
-		content = []byte{} // an empty inline blob: the driver may hand back nil
-	}
+		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size, &content)
 	return size, content, notFound(err, "blob %s in %s", d, repo)
+}
+
+// inlineBytes scans a content column: nil for NULL (the bytes are in the
+// blob store), the bytes otherwise, empty but not nil for an empty blob.
+type inlineBytes []byte
+
+// Scan implements sql.Scanner.
+func (b *inlineBytes) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*b = nil
+	case []byte:
+		*b = append([]byte{}, v...)
+	case string:
+		*b = []byte(v)
+	default:
+		return fmt.Errorf("content column holds %T", src)
+	}
+	return nil
 }
 
 // LinkBlob implements Store.
@@ -724,12 +739,8 @@ func (s *SQL) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 	}
 	u := &Upload{ID: id}
 	var created, updated int64
-	var inline bool
-	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, content IS NOT NULL, content, created_at, updated_at FROM uploads WHERE id = ?`, id).
-		Scan(&u.Repo, &u.Offset, &u.HashState, &u.BackendState, &inline, &u.Content, &created, &updated)
-	if inline && u.Content == nil {
-		u.Content = []byte{}
-	}
+	err := s.queryRow(ctx, `SELECT repo, byte_offset, hash_state, backend_state, content, created_at, updated_at FROM uploads WHERE id = ?`, id).
+		Scan(&u.Repo, &u.Offset, &u.HashState, &u.BackendState, (*inlineBytes)(&u.Content), &created, &updated)
 	if err := notFound(err, "upload %s", id); err != nil {
 		return nil, err
 	}
