@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,14 +25,13 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/blob/blobtest"
+	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 const mib = 1 << 20
 
-// s3Env is where the S3 server of scripts/services/s3.sh listens.
-type s3Env struct {
-	endpoint, accessKey, secretKey, region string
-}
+// s3Env is the S3 server of scripts/services/s3.sh.
+type s3Env struct{ testenv.S3Server }
 
 var (
 	s3BucketOnce sync.Once
@@ -45,45 +43,18 @@ var (
 // s3TestEnv skips the test unless an S3 server was started for it.
 func s3TestEnv(t *testing.T) s3Env {
 	t.Helper()
-	e := s3Env{
-		endpoint:  os.Getenv("WHARF_TEST_S3_ENDPOINT"),
-		accessKey: os.Getenv("WHARF_TEST_S3_ACCESS_KEY"),
-		secretKey: os.Getenv("WHARF_TEST_S3_SECRET_KEY"),
-		region:    os.Getenv("WHARF_TEST_S3_REGION"),
-	}
-	if e.endpoint == "" {
-		const msg = "S3 tests need an S3 server: run them with `make test` or scripts/test-services.sh go test ./internal/blob/"
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but WHARF_TEST_S3_ENDPOINT is not: " + msg)
-		}
-		t.Skip(msg)
-	}
-	if e.region == "" {
-		e.region = "us-east-1"
-	}
-	return e
-}
-
-// s3Host splits the endpoint URL into minio-go's host and secure flag.
-func (e s3Env) host() (string, bool) {
-	switch {
-	case len(e.endpoint) > 8 && e.endpoint[:8] == "https://":
-		return e.endpoint[8:], true
-	case len(e.endpoint) > 7 && e.endpoint[:7] == "http://":
-		return e.endpoint[7:], false
-	}
-	return e.endpoint, false
+	return s3Env{testenv.S3(t, "S3 tests need an S3 server: run them with `make test` or scripts/test-services.sh go test ./internal/blob/")}
 }
 
 // bucket creates, once per test binary, a bucket with a fresh name.
 func (e s3Env) bucket(t *testing.T) string {
 	t.Helper()
 	s3BucketOnce.Do(func() {
-		host, secure := e.host()
+		host, secure := e.Host()
 		c, err := minio.New(host, &minio.Options{
-			Creds:  credentials.NewStaticV4(e.accessKey, e.secretKey, ""),
+			Creds:  credentials.NewStaticV4(e.AccessKey, e.SecretKey, ""),
 			Secure: secure,
-			Region: e.region,
+			Region: e.Region,
 		})
 		if err != nil {
 			s3BucketErr = err
@@ -92,7 +63,7 @@ func (e s3Env) bucket(t *testing.T) string {
 		var b [6]byte
 		crand.Read(b[:])
 		s3Bucket = "wharf-test-" + hex.EncodeToString(b[:])
-		s3BucketErr = c.MakeBucket(t.Context(), s3Bucket, minio.MakeBucketOptions{Region: e.region})
+		s3BucketErr = c.MakeBucket(t.Context(), s3Bucket, minio.MakeBucketOptions{Region: e.Region})
 	})
 	if s3BucketErr != nil {
 		t.Fatalf("create test bucket: %v", s3BucketErr)
@@ -102,15 +73,15 @@ func (e s3Env) bucket(t *testing.T) string {
 
 // options returns store options for the test bucket under root.
 func (e s3Env) options(t *testing.T, root string) blob.S3Options {
-	host, secure := e.host()
+	host, secure := e.Host()
 	return blob.S3Options{
 		Endpoint:      host,
 		Secure:        secure,
-		Region:        e.region,
+		Region:        e.Region,
 		Bucket:        e.bucket(t),
 		RootDirectory: root,
-		AccessKey:     e.accessKey,
-		SecretKey:     e.secretKey,
+		AccessKey:     e.AccessKey,
+		SecretKey:     e.SecretKey,
 		PathStyle:     true,
 		PartSize:      blob.S3MinPartSize,
 	}
@@ -224,11 +195,11 @@ func (u *s3Upload) commit(t *testing.T, s blob.Store, d digest.Digest) {
 // multipart uploads under root, straight from the server.
 func s3Leftovers(t *testing.T, e s3Env, root string) []string {
 	t.Helper()
-	host, secure := e.host()
+	host, secure := e.Host()
 	c, err := minio.NewCore(host, &minio.Options{
-		Creds:  credentials.NewStaticV4(e.accessKey, e.secretKey, ""),
+		Creds:  credentials.NewStaticV4(e.AccessKey, e.SecretKey, ""),
 		Secure: secure,
-		Region: e.region,
+		Region: e.Region,
 	})
 	if err != nil {
 		t.Fatal(err)

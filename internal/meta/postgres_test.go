@@ -2,13 +2,9 @@ package meta_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,61 +15,20 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/meta/metatest"
+	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 // postgresAdminDSN returns the DSN of the test server, or skips the test.
 func postgresAdminDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("WHARF_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		const msg = "PostgreSQL tests need a server: run them with `make test` or scripts/test-services.sh go test ./internal/meta/"
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but WHARF_TEST_POSTGRES_DSN is not: " + msg)
-		}
-		t.Skip(msg)
-	}
-	return dsn
-}
-
-// withDatabase returns dsn with its database name replaced.
-func withDatabase(t *testing.T, dsn, name string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse WHARF_TEST_POSTGRES_DSN: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name // keyword=value: the last one wins
+	return testenv.Postgres(t, "PostgreSQL tests need a server: run them with `make test` or scripts/test-services.sh go test ./internal/meta/")
 }
 
 // freshDatabase creates an empty database on the test server, dropped when
-// the test ends, and returns its DSN.
+// the test ends (after the stores are closed), and returns its DSN.
 func freshDatabase(t *testing.T) string {
 	t.Helper()
-	admin := postgresAdminDSN(t)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "wharf_t_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("open %s: %v", admin, err)
-	}
-	if _, err := db.Exec(`CREATE DATABASE ` + name); err != nil {
-		db.Close()
-		t.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		defer db.Close()
-		// Stores are closed by earlier cleanups; FORCE ends any stray
-		// connection all the same.
-		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, admin, name)
+	return testenv.FreshDatabase(t, postgresAdminDSN(t), "wharf_t_")
 }
 
 func openPostgres(t *testing.T, dsn string) *meta.SQL {

@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	crand "crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,9 +31,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 // soSkipMessage is why the scale-out tests skip without their services.
@@ -54,31 +54,15 @@ const soChunkSize = 10 << 20
 // soEnv is where scripts/test-services.sh started PostgreSQL and the S3
 // server.
 type soEnv struct {
-	pgDSN                          string
-	s3Endpoint, s3Access, s3Secret string
-	s3Region                       string
+	pgDSN string
+	s3    testenv.S3Server
 }
 
-// soServices skips the test unless PostgreSQL and an S3 server are there.
+// soServices skips the test unless PostgreSQL and an S3 server are there
+// (fails under CI).
 func soServices(t testing.TB) soEnv {
 	t.Helper()
-	e := soEnv{
-		pgDSN:      os.Getenv("WHARF_TEST_POSTGRES_DSN"),
-		s3Endpoint: os.Getenv("WHARF_TEST_S3_ENDPOINT"),
-		s3Access:   os.Getenv("WHARF_TEST_S3_ACCESS_KEY"),
-		s3Secret:   os.Getenv("WHARF_TEST_S3_SECRET_KEY"),
-		s3Region:   os.Getenv("WHARF_TEST_S3_REGION"),
-	}
-	if e.pgDSN == "" || e.s3Endpoint == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but the services are not: " + soSkipMessage)
-		}
-		t.Skip(soSkipMessage)
-	}
-	if e.s3Region == "" {
-		e.s3Region = "us-east-1"
-	}
-	return e
+	return soEnv{pgDSN: testenv.Postgres(t, soSkipMessage), s3: testenv.S3(t, soSkipMessage)}
 }
 
 // soStores is one fresh PostgreSQL database and one fresh S3 bucket, shared
@@ -101,67 +85,25 @@ func soNewStores(t testing.TB) *soStores {
 	var b [6]byte
 	crand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
-
-	// The database, as internal/meta's tests make theirs.
-	dbName := "wharf_e2e_" + suffix
-	admin, err := sql.Open("pgx", e.pgDSN)
-	if err != nil {
-		t.Fatalf("open %s: %v", e.pgDSN, err)
-	}
-	if _, err := admin.Exec(`CREATE DATABASE ` + dbName); err != nil {
-		admin.Close()
-		t.Fatalf("CREATE DATABASE %s: %v", dbName, err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		// The nodes are killed by cleanups registered later (run first);
-		// FORCE ends any connection left all the same.
-		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + dbName + ` WITH (FORCE)`); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", dbName, err)
-		}
-	})
-	st.DSN = soWithDatabase(t, e.pgDSN, dbName)
+	// The nodes are killed by cleanups registered later (run first).
+	st.DSN = testenv.FreshDatabase(t, e.pgDSN, "wharf_e2e_")
 
 	// The bucket, as internal/blob's tests make theirs.
-	host, secure := soSplitEndpoint(e.s3Endpoint)
+	host, secure := e.s3.Host()
+	var err error
 	st.minio, err = minio.New(host, &minio.Options{
-		Creds:  credentials.NewStaticV4(e.s3Access, e.s3Secret, ""),
+		Creds:  credentials.NewStaticV4(e.s3.AccessKey, e.s3.SecretKey, ""),
 		Secure: secure,
-		Region: e.s3Region,
+		Region: e.s3.Region,
 	})
 	if err != nil {
 		t.Fatalf("minio client: %v", err)
 	}
 	st.Bucket = "wharf-e2e-" + suffix
-	if err := st.minio.MakeBucket(ctx(t), st.Bucket, minio.MakeBucketOptions{Region: e.s3Region}); err != nil {
+	if err := st.minio.MakeBucket(ctx(t), st.Bucket, minio.MakeBucketOptions{Region: e.s3.Region}); err != nil {
 		t.Fatalf("create bucket %s: %v", st.Bucket, err)
 	}
 	return st
-}
-
-// soWithDatabase returns dsn with its database name replaced.
-func soWithDatabase(t testing.TB, dsn, name string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse WHARF_TEST_POSTGRES_DSN: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name // keyword=value: the last one wins
-}
-
-// soSplitEndpoint splits an endpoint URL into minio-go's host and secure flag.
-func soSplitEndpoint(ep string) (string, bool) {
-	if h, ok := strings.CutPrefix(ep, "https://"); ok {
-		return strings.TrimSuffix(h, "/"), true
-	}
-	if h, ok := strings.CutPrefix(ep, "http://"); ok {
-		return strings.TrimSuffix(h, "/"), false
-	}
-	return ep, false
 }
 
 // BlobKey is the object key of a committed blob (the layout documented in
@@ -321,10 +263,10 @@ func (c *soCluster) writeConfigs() {
 		cfg := soRender(c.t, tmpl, map[string]string{
 			"LISTEN_ADDR":      s.Addr,
 			"ROOT_DIR":         s.Root,
-			"S3_ACCESS_KEY":    c.Stores.env.s3Access,
-			"S3_SECRET_KEY":    c.Stores.env.s3Secret,
-			"S3_REGION":        c.Stores.env.s3Region,
-			"S3_ENDPOINT":      c.Stores.env.s3Endpoint,
+			"S3_ACCESS_KEY":    c.Stores.env.s3.AccessKey,
+			"S3_SECRET_KEY":    c.Stores.env.s3.SecretKey,
+			"S3_REGION":        c.Stores.env.s3.Region,
+			"S3_ENDPOINT":      c.Stores.env.s3.Endpoint,
 			"S3_BUCKET":        c.Stores.Bucket,
 			"REDIRECT_DISABLE": strconv.FormatBool(c.Set.RedirectDisable),
 			"DATABASE_DSN":     c.Stores.DSN,
@@ -513,8 +455,8 @@ func soCheckBlob(s *Server, st *soStores, repo, dg string, size int64, redirect,
 			return fmt.Errorf("GET %s on %s: 307 with Docker-Content-Digest %q", dg, s.Addr, h)
 		}
 		lu, err := url.Parse(loc)
-		if err != nil || !strings.HasPrefix(st.env.s3Endpoint, lu.Scheme+"://"+lu.Host) {
-			return fmt.Errorf("GET %s on %s: redirect to %q, want a URL on the S3 server %s", dg, s.Addr, loc, st.env.s3Endpoint)
+		if err != nil || !strings.HasPrefix(st.env.s3.Endpoint, lu.Scheme+"://"+lu.Host) {
+			return fmt.Errorf("GET %s on %s: redirect to %q, want a URL on the S3 server %s", dg, s.Addr, loc, st.env.s3.Endpoint)
 		}
 		resp.Body.Close()
 		resp, err = soFollow.Get(loc)
