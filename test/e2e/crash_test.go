@@ -116,34 +116,7 @@ func TestCrashKillMidBlob(t *testing.T) {
 			if c.method == http.MethodPut {
 				u = whWithQuery(loc, "digest", dg)
 			}
-			pr, pw := io.Pipe()
-			req, _ := http.NewRequestWithContext(ctx(t), c.method, u, pr)
-			req.ContentLength = int64(len(data))
-			req.Header.Set("Content-Type", "application/octet-stream")
-			if c.method == http.MethodPatch {
-				req.Header.Set("Content-Range", "0-"+strconv.Itoa(len(data)-1))
-			}
-			done := make(chan error, 1)
-			go func() {
-				resp, err := whHTTP.Do(req)
-				if err == nil {
-					resp.Body.Close()
-					err = fmt.Errorf("request finished with %d before the kill", resp.StatusCode)
-				}
-				done <- err
-			}()
-			if _, err := pw.Write(data[:sent]); err != nil {
-				t.Fatalf("streaming first %d bytes: %v", sent, err)
-			}
-			time.Sleep(300 * time.Millisecond) // let the server write what it got
-			s.Kill()
-			pw.CloseWithError(io.ErrClosedPipe)
-			select {
-			case err := <-done:
-				t.Logf("interrupted request: %v", err)
-			case <-time.After(30 * time.Second):
-				t.Fatalf("interrupted request did not return within 30s")
-			}
+			whKillDuring(t, s, c.method, u, data, sent, 300*time.Millisecond)
 			s.Restart()
 
 			if r := whDo(t, http.MethodHead, s.URL+"/v2/"+repo+"/blobs/"+dg, nil, nil); r.Status != http.StatusNotFound {
@@ -480,4 +453,40 @@ func TestCrashGracefulStop(t *testing.T) {
 		}
 		whVerifyImage(t, s, "graceful/img:v1", img)
 	})
+}
+
+// whKillDuring sends method (PATCH, declared whole with Content-Range
+// 0-(len-1), or a monolithic PUT) with data as the body to u, kills s once
+// sent bytes went out and settle has passed for the server to store them,
+// and returns when the request has failed.
+func whKillDuring(t testing.TB, s *Server, method, u string, data []byte, sent int, settle time.Duration) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequestWithContext(ctx(t), method, u, pr)
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if method == http.MethodPatch {
+		req.Header.Set("Content-Range", "0-"+strconv.Itoa(len(data)-1))
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := whHTTP.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("request finished with %d before the kill", resp.StatusCode)
+		}
+		done <- err
+	}()
+	if _, err := pw.Write(data[:sent]); err != nil {
+		t.Fatalf("streaming the first %d bytes: %v", sent, err)
+	}
+	time.Sleep(settle)
+	s.Kill()
+	pw.CloseWithError(io.ErrClosedPipe)
+	select {
+	case err := <-done:
+		t.Logf("interrupted %s: %v", method, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("interrupted %s did not return within 30s", method)
+	}
 }

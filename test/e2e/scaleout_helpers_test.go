@@ -597,39 +597,6 @@ func soPush(s *Server, ref string, img v1.Image, opts []remote.Option) (retries 
 	}
 }
 
-// soKillDuring sends a PATCH of data (declared whole with Content-Range
-// 0-(len-1)) to u, kills s after sent bytes went out and the server had a
-// moment to store them, and returns once the request has failed.
-func soKillDuring(t testing.TB, s *Server, u string, data []byte, sent int) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequestWithContext(ctx(t), http.MethodPatch, u, pr)
-	req.ContentLength = int64(len(data))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Content-Range", "0-"+strconv.Itoa(len(data)-1))
-	done := make(chan error, 1)
-	go func() {
-		resp, err := whHTTP.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			err = fmt.Errorf("request finished with %d before the kill", resp.StatusCode)
-		}
-		done <- err
-	}()
-	if _, err := pw.Write(data[:sent]); err != nil {
-		t.Fatalf("streaming the first %d bytes: %v", sent, err)
-	}
-	time.Sleep(time.Second) // let the node store what it got
-	s.Kill()
-	pw.CloseWithError(io.ErrClosedPipe)
-	select {
-	case err := <-done:
-		t.Logf("interrupted PATCH: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("interrupted PATCH did not return within 30s")
-	}
-}
-
 // soUploadStatus GETs an upload's status on s and returns its offset (the
 // end of Range plus one) and Location.
 func soUploadStatus(t testing.TB, s *Server, loc string) (int64, string) {

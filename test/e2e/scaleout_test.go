@@ -228,7 +228,7 @@ func TestScaleOutUploadAcrossNodes(t *testing.T) {
 		}
 		loc := r.Header.Get("Location")
 		sent := 23<<20 + 5
-		soKillDuring(t, b, soOn(t, b, loc), data, sent)
+		whKillDuring(t, b, http.MethodPatch, soOn(t, b, loc), data, sent, time.Second)
 
 		off, loc := soUploadStatus(t, cc, loc)
 		t.Logf("after B was killed with %d bytes sent, C reports offset %d", sent, off)
