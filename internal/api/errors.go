@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/wharf-registry/wharf/internal/auth"
+	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -34,13 +35,10 @@ var codeStatus = map[registry.Code]struct {
 	registry.CodeTooManyRequests:     {http.StatusTooManyRequests, registry.CodeTooManyRequests},
 	registry.CodeRangeInvalid:        {http.StatusRequestedRangeNotSatisfiable, registry.CodeBlobUploadInvalid},
 	registry.CodeTooLarge:            {http.StatusRequestEntityTooLarge, registry.CodeSizeInvalid},
-	codePaginationInvalid:            {http.StatusBadRequest, codePaginationInvalid},
 	codeNotFound:                     {http.StatusNotFound, registry.CodeUnsupported},
 }
 
 const (
-	// codePaginationInvalid is distribution's code for a bad n parameter.
-	codePaginationInvalid registry.Code = "PAGINATION_NUMBER_INVALID"
 	// codeNotFound marks a path no route serves.
 	codeNotFound registry.Code = "ROUTE_UNKNOWN"
 )
@@ -65,11 +63,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	e, ok := registry.AsError(err)
 	if !ok {
 		status := http.StatusInternalServerError
-		msg := "internal server error; request id " + requestID(r.Context())
+		msg := "internal server error; request id " + middleware.RequestID(r.Context())
 		if errors.Is(err, context.Canceled) {
 			status = 499 // client went away; nobody reads this
 		}
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err, "request_id", requestID(r.Context()))
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err, "request_id", middleware.RequestID(r.Context()))
 		writeJSONError(w, status, errorEntry{Code: "UNKNOWN", Message: msg})
 		return
 	}

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/wharf-registry/wharf/internal/registry"
 )
@@ -17,11 +19,8 @@ const (
 )
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error {
-	n, last, err := pagination(r, defaultCatalogPage)
-	if err != nil {
-		return err
-	}
-	repos, more, err := h.visibleCatalog(r, last, n)
+	n, last := pagination(r, defaultCatalogPage)
+	repos, more, err := h.reg.VisibleCatalog(r.Context(), viewer(r), last, n)
 	if err != nil {
 		return err
 	}
@@ -35,10 +34,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error
 }
 
 func (h *Handler) tags(w http.ResponseWriter, r *http.Request, rt route) error {
-	n, last, err := pagination(r, -1)
-	if err != nil {
-		return err
-	}
+	n, last := pagination(r, -1)
 	tags, more, err := h.reg.Tags(r.Context(), rt.name, last, n)
 	if err != nil {
 		return err
@@ -54,17 +50,23 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, rt route) error {
 }
 
 // pagination reads n and last; def is n's value when absent (-1: no limit).
-func pagination(r *http.Request, def int) (int, string, error) {
+// n is clamped rather than refused: a negative n lists nothing, one above
+// maxPage lists maxPage with a Link to the rest, and one that is not a
+// number is ignored. The spec's error table has no code for a bad n, and a
+// client asking for too much is better served a page than an error.
+func pagination(r *http.Request, def int) (int, string) {
 	q := r.URL.Query()
 	n := def
 	if s := q.Get("n"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 0 {
-			return 0, "", &registry.Error{Code: codePaginationInvalid, Message: "n must be a non-negative integer"}
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			n = int(max(0, min(v, maxPage)))
+		} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-") {
+			n = maxPage
+		} else if errors.Is(err, strconv.ErrRange) {
+			n = 0
 		}
-		n = min(v, maxPage)
 	}
-	return n, q.Get("last"), nil
+	return n, q.Get("last")
 }
 
 // setNextLink adds the RFC 5988 Link header pointing at the next page.
@@ -75,36 +77,10 @@ func setNextLink(w http.ResponseWriter, path string, n int, last string) {
 	w.Header().Set("Link", "<"+path+"?"+q.Encode()+`>; rel="next"`)
 }
 
-// visibleCatalog lists the repositories the caller may see: all of them,
-// or, when its view is filtered, pages of the full list with the hidden
-// ones dropped until n visible names are found.
-func (h *Handler) visibleCatalog(r *http.Request, last string, n int) ([]string, bool, error) {
-	d := decision(r.Context())
-	if d == nil || !d.FiltersCatalog() {
-		return h.reg.Catalog(r.Context(), last, n)
+// viewer is what the caller may see in listings; nil sees everything.
+func viewer(r *http.Request) registry.Viewer {
+	if d := decision(r.Context()); d != nil {
+		return d
 	}
-	out := []string{}
-	if n == 0 {
-		return out, false, nil
-	}
-	for n < 0 || len(out) < n {
-		page, more, err := h.reg.Catalog(r.Context(), last, defaultCatalogPage)
-		if err != nil {
-			return nil, false, err
-		}
-		for i, repo := range page {
-			if !d.CanSee(repo) {
-				continue
-			}
-			out = append(out, repo)
-			if n >= 0 && len(out) == n {
-				return out, more || i < len(page)-1, nil
-			}
-		}
-		if !more {
-			return out, false, nil
-		}
-		last = page[len(page)-1]
-	}
-	return out, true, nil
+	return nil
 }

@@ -1,88 +1,169 @@
 package api
 
-import "strings"
+import (
+	"net/http"
+	"strings"
 
-// routeKind names an endpoint of the distribution API.
-type routeKind int
-
-const (
-	routeUnknown routeKind = iota
-	routeBase
-	routeCatalog
-	routeManifest
-	routeBlob
-	routeUploads // POST to start an upload
-	routeUpload  // PATCH, PUT, GET, DELETE on an upload session
-	routeTags
-	routeReferrers
-	routeToken // the built-in token server's endpoint
+	"github.com/wharf-registry/wharf/internal/auth"
 )
 
-// String names the endpoint in metrics.
-func (k routeKind) String() string {
-	switch k {
-	case routeBase:
-		return "base"
-	case routeCatalog:
-		return "catalog"
-	case routeManifest:
-		return "manifest"
-	case routeBlob:
-		return "blob"
-	case routeUploads:
-		return "upload_start"
-	case routeUpload:
-		return "upload"
-	case routeTags:
-		return "tags"
-	case routeReferrers:
-		return "referrers"
-	case routeToken:
-		return "token"
-	}
-	return "unknown"
+// endpoint is one kind of path the API serves: its shape, its handler for
+// each method, and what each method needs of the caller. Adding an endpoint
+// is one entry in Handler.endpointTable; routing, the 405 answer, metrics
+// and authorization all read it from there.
+type endpoint struct {
+	// name labels the endpoint in metrics.
+	name string
+	// path is the whole path after /v2/ for endpoints without a
+	// repository (the base, the catalog).
+	path string
+	// suffix is the segments that follow the repository name; "*" takes
+	// the reference (tag, digest or upload id). Empty for path endpoints.
+	suffix []string
+	// methods are the handlers; HEAD is served by the GET handler.
+	methods map[string]handlerFunc
+	// access is the scopes a method needs, and whether an anonymous
+	// caller must log in even when it needs none.
+	access accessRule
 }
 
+type handlerFunc func(http.ResponseWriter, *http.Request, route) error
+
+type accessRule func(rt route, method string) (need []auth.Scope, requireLogin bool)
+
 // route is a parsed request path: the endpoint, the repository name and the
-// reference (tag, digest or upload id) where the endpoint has one.
+// reference (tag, digest or upload id) where the endpoint has one. A nil
+// endpoint means no endpoint matched.
 type route struct {
-	kind routeKind
+	ep   *endpoint
 	name string
 	ref  string
 }
 
-// parseRoute matches a path against the API's endpoints. Repository names
-// contain slashes, so the endpoint is recognised by the path's last
-// segments and everything before them is the name.
-func parseRoute(path string) route {
-	if path == "/v2" || path == "/v2/" {
-		return route{kind: routeBase}
+// endpointTable lists the endpoints of the distribution API, most specific
+// shape first: a repository may itself be called "blobs" or "manifests",
+// so shapes are told apart by the path's last segments.
+func (h *Handler) endpointTable() []*endpoint {
+	return []*endpoint{
+		{name: "base", path: "", methods: get(h.base), access: loginOnly},
+		{name: "catalog", path: "_catalog", methods: get(h.catalog), access: h.catalogAccess},
+		{name: "upload_start", suffix: []string{"blobs", "uploads", ""},
+			methods: map[string]handlerFunc{http.MethodPost: h.startUpload}, access: needs(auth.ActionPush)},
+		{name: "upload", suffix: []string{"blobs", "uploads", "*"},
+			methods: map[string]handlerFunc{http.MethodGet: h.uploadStatus, http.MethodPatch: h.patchUpload,
+				http.MethodPut: h.finishUpload, http.MethodDelete: h.cancelUpload},
+			access: needs(auth.ActionPush)},
+		{name: "upload_start", suffix: []string{"blobs", "uploads"},
+			methods: map[string]handlerFunc{http.MethodPost: h.startUpload}, access: needs(auth.ActionPush)},
+		{name: "blob", suffix: []string{"blobs", "*"},
+			methods: map[string]handlerFunc{http.MethodGet: h.getBlob, http.MethodDelete: h.deleteBlob},
+			access:  byMethod},
+		{name: "manifest", suffix: []string{"manifests", "*"},
+			methods: map[string]handlerFunc{http.MethodGet: h.getManifest, http.MethodPut: h.putManifest,
+				http.MethodDelete: h.deleteManifest},
+			access: byMethod},
+		{name: "tags", suffix: []string{"tags", "list"}, methods: get(h.tags), access: needs(auth.ActionPull)},
+		{name: "referrers", suffix: []string{"referrers", "*"}, methods: get(h.referrers), access: needs(auth.ActionPull)},
 	}
+}
+
+func get(f handlerFunc) map[string]handlerFunc { return map[string]handlerFunc{http.MethodGet: f} }
+
+// handler returns the endpoint's handler for method, or nil.
+func (e *endpoint) handler(method string) handlerFunc {
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD handlers are GET handlers that skip the body
+	}
+	return e.methods[method]
+}
+
+// hasRepository reports whether the endpoint's paths name a repository.
+func (e *endpoint) hasRepository() bool { return len(e.suffix) > 0 }
+
+// parseRoute matches a path against the endpoints. Repository names
+// contain slashes, so an endpoint is recognised by the path's last
+// segments and everything before them is the name.
+func parseRoute(eps []*endpoint, path string) route {
 	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
-		return route{}
+		if path == "/v2" {
+			rest = ""
+		} else {
+			return route{}
+		}
 	}
-	if rest == "_catalog" {
-		return route{kind: routeCatalog}
-	}
-	seg := strings.Split(rest, "/")
-	n := len(seg)
-	name := func(k int) string { return strings.Join(seg[:n-k], "/") }
-	switch {
-	case n >= 4 && seg[n-3] == "blobs" && seg[n-2] == "uploads" && seg[n-1] == "":
-		return route{kind: routeUploads, name: name(3)}
-	case n >= 4 && seg[n-3] == "blobs" && seg[n-2] == "uploads":
-		return route{kind: routeUpload, name: name(3), ref: seg[n-1]}
-	case n >= 3 && seg[n-2] == "blobs" && seg[n-1] == "uploads":
-		return route{kind: routeUploads, name: name(2)}
-	case n >= 2 && seg[n-2] == "blobs":
-		return route{kind: routeBlob, name: name(2), ref: seg[n-1]}
-	case n >= 2 && seg[n-2] == "manifests":
-		return route{kind: routeManifest, name: name(2), ref: seg[n-1]}
-	case n >= 3 && seg[n-2] == "tags" && seg[n-1] == "list":
-		return route{kind: routeTags, name: name(2)}
-	case n >= 2 && seg[n-2] == "referrers":
-		return route{kind: routeReferrers, name: name(2), ref: seg[n-1]}
+	var seg []string
+	for _, ep := range eps {
+		if !ep.hasRepository() {
+			if rest == ep.path {
+				return route{ep: ep}
+			}
+			continue
+		}
+		if seg == nil {
+			seg = strings.Split(rest, "/")
+		}
+		if rt, ok := ep.match(seg); ok {
+			return rt
+		}
 	}
 	return route{}
+}
+
+// match reports whether seg ends with the endpoint's suffix after at least
+// one segment of repository name.
+func (e *endpoint) match(seg []string) (route, bool) {
+	n, k := len(seg), len(e.suffix)
+	if n <= k {
+		return route{}, false
+	}
+	rt := route{ep: e, name: strings.Join(seg[:n-k], "/")}
+	for i, want := range e.suffix {
+		got := seg[n-k+i]
+		switch want {
+		case "*":
+			rt.ref = got
+		default:
+			if got != want {
+				return route{}, false
+			}
+		}
+	}
+	return rt, true
+}
+
+// loginOnly needs no scope but a logged-in caller (GET /v2/).
+func loginOnly(route, string) ([]auth.Scope, bool) { return nil, true }
+
+// needs asks for the same actions on the route's repository whatever the
+// method.
+func needs(actions ...string) accessRule {
+	return func(rt route, _ string) ([]auth.Scope, bool) {
+		return repoScope(rt.name, actions...), false
+	}
+}
+
+// byMethod is pull for reads, delete for DELETE and push for writes.
+func byMethod(rt route, method string) ([]auth.Scope, bool) {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return repoScope(rt.name, auth.ActionPull), false
+	case http.MethodDelete:
+		return repoScope(rt.name, auth.ActionDelete), false
+	}
+	return repoScope(rt.name, auth.ActionPush), false
+}
+
+// catalogAccess needs no scope: the listing is filtered by what the caller
+// may see. An external server's tokens are all wharf knows of the caller,
+// so there the catalog needs its explicit grant.
+func (h *Handler) catalogAccess(route, string) ([]auth.Scope, bool) {
+	if h.opts.Guard != nil && h.opts.Guard.Mode == auth.ModeExternalToken {
+		return []auth.Scope{{Type: "registry", Name: "catalog", Actions: []string{auth.ActionAll}}}, true
+	}
+	return nil, false
+}
+
+func repoScope(name string, actions ...string) []auth.Scope {
+	return []auth.Scope{{Type: "repository", Name: name, Actions: actions}}
 }

@@ -1,34 +1,96 @@
 package api
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+
+	"github.com/wharf-registry/wharf/internal/auth"
+)
 
 func TestParseRoute(t *testing.T) {
+	eps := (&Handler{}).endpointTable()
 	tests := []struct {
-		path string
-		want route
+		path      string
+		endpoint  string // "" when no endpoint matches
+		name, ref string
 	}{
-		{"/v2/", route{kind: routeBase}},
-		{"/v2", route{kind: routeBase}},
-		{"/v2/_catalog", route{kind: routeCatalog}},
-		{"/v2/library/hello/manifests/latest", route{routeManifest, "library/hello", "latest"}},
-		{"/v2/a/b/c/manifests/sha256:abc", route{routeManifest, "a/b/c", "sha256:abc"}},
-		{"/v2/hello/blobs/sha256:abc", route{routeBlob, "hello", "sha256:abc"}},
-		{"/v2/hello/blobs/uploads/", route{routeUploads, "hello", ""}},
-		{"/v2/hello/blobs/uploads", route{routeUploads, "hello", ""}},
-		{"/v2/hello/blobs/uploads/1234-abcd", route{routeUpload, "hello", "1234-abcd"}},
-		{"/v2/hello/tags/list", route{routeTags, "hello", ""}},
-		{"/v2/hello/referrers/sha256:abc", route{routeReferrers, "hello", "sha256:abc"}},
+		{"/v2/", "base", "", ""},
+		{"/v2", "base", "", ""},
+		{"/v2/_catalog", "catalog", "", ""},
+		{"/v2/library/hello/manifests/latest", "manifest", "library/hello", "latest"},
+		{"/v2/a/b/c/manifests/sha256:abc", "manifest", "a/b/c", "sha256:abc"},
+		{"/v2/hello/blobs/sha256:abc", "blob", "hello", "sha256:abc"},
+		{"/v2/hello/blobs/uploads/", "upload_start", "hello", ""},
+		{"/v2/hello/blobs/uploads", "upload_start", "hello", ""},
+		{"/v2/hello/blobs/uploads/1234-abcd", "upload", "hello", "1234-abcd"},
+		{"/v2/hello/tags/list", "tags", "hello", ""},
+		{"/v2/hello/referrers/sha256:abc", "referrers", "hello", "sha256:abc"},
 		// A repository may itself be called "blobs" or "manifests".
-		{"/v2/blobs/manifests/latest", route{routeManifest, "blobs", "latest"}},
-		{"/v2/x/manifests/blobs/sha256:abc", route{routeBlob, "x/manifests", "sha256:abc"}},
-		{"/v2/hello/unknown", route{}},
-		{"/v3/hello/manifests/latest", route{}},
-		{"/", route{}},
+		{"/v2/blobs/manifests/latest", "manifest", "blobs", "latest"},
+		{"/v2/x/manifests/blobs/sha256:abc", "blob", "x/manifests", "sha256:abc"},
+		{"/v2/blobs/uploads/", "", "", ""},
+		{"/v2/manifests/latest", "", "", ""},
+		{"/v2/hello/unknown", "", "", ""},
+		{"/v2/_catalog/x", "", "", ""},
+		{"/v3/hello/manifests/latest", "", "", ""},
+		{"/v2x", "", "", ""},
+		{"/", "", "", ""},
+		{"/auth/token", "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			if got := parseRoute(tt.path); got != tt.want {
-				t.Errorf("parseRoute(%q) = %+v, want %+v", tt.path, got, tt.want)
+			got := parseRoute(eps, tt.path)
+			gotName := ""
+			if got.ep != nil {
+				gotName = got.ep.name
+			}
+			if gotName != tt.endpoint || got.name != tt.name || got.ref != tt.ref {
+				t.Errorf("parseRoute(%q) = {%q %q %q}, want {%q %q %q}",
+					tt.path, gotName, got.name, got.ref, tt.endpoint, tt.name, tt.ref)
+			}
+		})
+	}
+}
+
+// TestEndpointAccess pins what each endpoint and method asks of the caller,
+// so a new entry in the table cannot silently widen access.
+func TestEndpointAccess(t *testing.T) {
+	eps := (&Handler{}).endpointTable()
+	tests := []struct {
+		method, path string
+		action       string // the one action needed on the repository; "" for none
+		login        bool
+	}{
+		{http.MethodGet, "/v2/", "", true},
+		{http.MethodGet, "/v2/_catalog", "", false},
+		{http.MethodGet, "/v2/r/manifests/x", auth.ActionPull, false},
+		{http.MethodHead, "/v2/r/manifests/x", auth.ActionPull, false},
+		{http.MethodPut, "/v2/r/manifests/x", auth.ActionPush, false},
+		{http.MethodDelete, "/v2/r/manifests/x", auth.ActionDelete, false},
+		{http.MethodGet, "/v2/r/blobs/sha256:a", auth.ActionPull, false},
+		{http.MethodDelete, "/v2/r/blobs/sha256:a", auth.ActionDelete, false},
+		{http.MethodPost, "/v2/r/blobs/uploads/", auth.ActionPush, false},
+		{http.MethodGet, "/v2/r/blobs/uploads/u", auth.ActionPush, false},
+		{http.MethodPatch, "/v2/r/blobs/uploads/u", auth.ActionPush, false},
+		{http.MethodGet, "/v2/r/tags/list", auth.ActionPull, false},
+		{http.MethodGet, "/v2/r/referrers/sha256:a", auth.ActionPull, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rt := parseRoute(eps, tt.path)
+			if rt.ep == nil || rt.ep.handler(tt.method) == nil {
+				t.Fatalf("no handler for %s %s", tt.method, tt.path)
+			}
+			need, login := rt.ep.access(rt, tt.method)
+			got := ""
+			if len(need) > 0 {
+				if len(need) != 1 || need[0].Name != "r" || len(need[0].Actions) != 1 {
+					t.Fatalf("need = %+v, want one action on r", need)
+				}
+				got = need[0].Actions[0]
+			}
+			if got != tt.action || login != tt.login {
+				t.Errorf("access = %q login %v, want %q login %v", got, login, tt.action, tt.login)
 			}
 		})
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/gc"
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/metrics"
+	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -100,11 +101,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	apiOpts := api.Options{AccessLog: !cfg.Log.AccessLog.Disabled, Metrics: m, Guard: guard}
-	if guard != nil && guard.Mode == auth.ModeTokenServer {
-		apiOpts.TokenHandler = &auth.TokenHandler{Guard: guard}
-	}
-	handler := api.New(reg, log, apiOpts)
+	handler := routes(reg, guard, log, m, !cfg.Log.AccessLog.Disabled)
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -233,6 +230,20 @@ func (s *Server) gcLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// routes composes wharf's HTTP surfaces on one mux, behind the middleware
+// they all share: request ids, the access log and metrics. A new surface
+// is one more mount here; its own routes stay in the package that owns it.
+func routes(reg *registry.Registry, guard *auth.Guard, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
+	v2 := api.New(reg, log, api.Options{Guard: guard})
+	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
+	mx.handle("/v2", "base", v2)
+	mx.handlePrefix("/v2/", "unknown", v2)
+	if guard != nil && guard.Mode == auth.ModeTokenServer {
+		mx.handle(auth.TokenPath, "token", &auth.TokenHandler{Guard: guard})
+	}
+	return middleware.WithRequestID(middleware.AccessLog(log, accessLog, middleware.Metrics(m, mx)))
 }
 
 // NewLogger builds the slog logger from the log section.

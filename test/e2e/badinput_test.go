@@ -212,6 +212,28 @@ func TestBadInput(t *testing.T) {
 				map[string]string{"Range": "bytes=" + strconv.FormatInt(layerSize+10, 10) + "-" + strconv.FormatInt(layerSize+20, 10)}, nil)
 		}, []badWant{{416, nil}}},
 
+		{"OK: blob Range in a unit other than bytes is ignored", func(t *testing.T) whResp {
+			r := whDo(t, http.MethodGet, base+"/blobs/"+layerDigest.String(), map[string]string{"Range": "items=0-5"}, nil)
+			if r.Status == http.StatusOK && int64(len(r.Body)) != layerSize {
+				t.Errorf("got %d bytes, want the whole blob of %d", len(r.Body), layerSize)
+			}
+			return r
+		}, []badWant{{200, nil}}},
+		{"OK: blob Range unit in capitals", func(t *testing.T) whResp {
+			r := whDo(t, http.MethodGet, base+"/blobs/"+layerDigest.String(), map[string]string{"Range": "Bytes=0-5"}, nil)
+			if r.Status == http.StatusPartialContent && len(r.Body) != 6 {
+				t.Errorf("got %d bytes, want 6", len(r.Body))
+			}
+			return r
+		}, []badWant{{206, nil}}},
+
+		// Listings: n is clamped, never an error outside the spec's table.
+		{"OK: catalog n=-1", get(s.URL + "/v2/_catalog?n=-1"), []badWant{{200, nil}}},
+		{"OK: catalog n not a number", get(s.URL + "/v2/_catalog?n=abc"), []badWant{{200, nil}}},
+		{"OK: tags n=0", get(base + "/tags/list?n=0"), []badWant{{200, nil}}},
+		{"OK: tags n huge", get(base + "/tags/list?n=99999999999999999999"), []badWant{{200, nil}}},
+		{"OK: tags n=-5", get(base + "/tags/list?n=-5"), []badWant{{200, nil}}},
+
 		// Manifests.
 		{"manifest broken JSON", putManifest("broken", mediaType, []byte(`{"schemaVersion":2,`)), badErr(400, "MANIFEST_INVALID")},
 		{"manifest JSON array", putManifest("broken", mediaType, []byte(`[]`)), badErr(400, "MANIFEST_INVALID")},
