@@ -329,6 +329,7 @@ http:
   secret: s
   tls:
     certificate: /certs/domain.crt
+    key: /certs/domain.key
   headers:
     X-Content-Type-Options: [nosniff]
   debug:
@@ -352,10 +353,10 @@ func TestWarnings(t *testing.T) {
 		{"unimplemented distribution keys", distributionConfig, nil, []string{
 			"config: log.hooks is not implemented yet; ignored (line 5)",
 			"config: storage.filesystem.maxthreads is not implemented yet; ignored (line 14)",
-			"config: http.headers is not implemented yet; ignored (line 24)",
-			"config: notifications is not implemented yet; ignored (line 28)",
-			"config: health is not implemented yet; ignored (line 30)",
-			"config: proxy is not implemented yet; ignored (line 33)",
+			"config: http.headers is not implemented yet; ignored (line 25)",
+			"config: notifications is not implemented yet; ignored (line 29)",
+			"config: health is not implemented yet; ignored (line 31)",
+			"config: proxy is not implemented yet; ignored (line 34)",
 		}},
 		{"unknown keys", "storage:\n  filesystem:\n    rootdir: /x\nfrobnicate: true\n", nil, []string{
 			"config: storage.filesystem.rootdir is an unknown key; ignored (line 3)",

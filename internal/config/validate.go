@@ -14,8 +14,11 @@ import (
 const MaxInlineSize = 1 << 20
 
 // Validate checks the values that YAML types alone cannot: the version,
-// the log level and format, the root directory, the listen address and the
-// durations. It reports every problem at once, each as a *FieldError naming
+// the log level and format, the root directory, the listen address, the
+// durations, the S3 settings and the auth, access and TLS setup. It is the
+// one place a configuration is judged: `wharf config check` and `wharf
+// serve` both call it, and serve then fails only on what needs I/O (a file
+// that cannot be read, a bucket that cannot be reached). It reports every problem at once, each as a *FieldError naming
 // the key, joined with errors.Join. An empty Version counts as "0.1".
 func (c *Config) Validate() error {
 	var errs []error
@@ -58,6 +61,8 @@ func (c *Config) Validate() error {
 			add(key, errors.New("keeps no tag: set keeplast, keepwithin or keeptags"))
 		}
 	}
+	c.validateS3(add)
+	c.validateSecurity(add)
 	return errors.Join(errs...)
 }
 

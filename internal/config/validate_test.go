@@ -41,6 +41,29 @@ func TestValidate(t *testing.T) {
 		{"zero timeouts allowed", func(c *Config) { c.HTTP.IdleTimeout, c.HTTP.ReadHeaderTimeout, c.HTTP.DrainTimeout = 0, 0, 0 }, ""},
 		{"negative read header timeout", func(c *Config) { c.HTTP.ReadHeaderTimeout = -1 }, "http.readheadertimeout"},
 		{"negative idle timeout", func(c *Config) { c.HTTP.IdleTimeout = -1 }, "http.idletimeout"},
+		{"s3 minimal", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b"} }, ""},
+		{"s3 no bucket", func(c *Config) { c.Storage.S3 = &S3{} }, "storage.s3.bucket"},
+		{"s3 access key alone", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", AccessKey: "k"} }, "storage.s3.accesskey"},
+		{"s3 chunk 5 MiB", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", ChunkSize: S3MinChunkSize} }, ""},
+		{"s3 chunk too small", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", ChunkSize: S3MinChunkSize - 1} }, "storage.s3.chunksize"},
+		{"s3 chunk too large", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", ChunkSize: S3MaxChunkSize + 1} }, "storage.s3.chunksize"},
+		{"s3 endpoint url", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", RegionEndpoint: "http://127.0.0.1:9000"} }, ""},
+		{"s3 endpoint with path", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", RegionEndpoint: "http://h/x"} }, "storage.s3.regionendpoint"},
+		{"s3 endpoint ftp", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", RegionEndpoint: "ftp://h"} }, "storage.s3.regionendpoint"},
+		{"htpasswd", func(c *Config) { c.Auth.Htpasswd = &Htpasswd{Path: "/h"} }, ""},
+		{"htpasswd no path", func(c *Config) { c.Auth.Htpasswd = &Htpasswd{} }, "auth.htpasswd.path"},
+		{"htpasswd and token", func(c *Config) {
+			c.Auth.Htpasswd = &Htpasswd{Path: "/h"}
+			c.Auth.Token = &TokenAuth{Realm: "r", Service: "s", Issuer: "i", JWKS: "/j"}
+		}, "auth"},
+		{"token without issuer", func(c *Config) { c.Auth.Token = &TokenAuth{Realm: "r", Service: "s", JWKS: "/j"} }, "auth.token.issuer"},
+		{"token without keys", func(c *Config) { c.Auth.Token = &TokenAuth{Realm: "r", Service: "s", Issuer: "i"} }, "auth.token"},
+		{"token server without htpasswd", func(c *Config) { c.Auth.TokenServer = &TokenServer{Enabled: true} }, "auth.tokenserver"},
+		{"access without auth", func(c *Config) { c.Access = &Access{} }, "access"},
+		{"access with htpasswd", func(c *Config) { c.Access, c.Auth.Htpasswd = &Access{}, &Htpasswd{Path: "/h"} }, ""},
+		{"tls certificate alone", func(c *Config) { c.HTTP.TLS.Certificate = "/c" }, "http.tls"},
+		{"tls 1.3", func(c *Config) { c.HTTP.TLS.MinimumTLS = "tls1.3" }, ""},
+		{"tls 1.1", func(c *Config) { c.HTTP.TLS.MinimumTLS = "tls1.1" }, "http.tls.minimumtls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,6 +78,11 @@ func GCOptions(cfg *config.Config) gc.Options {
 
 // New opens the stores named by cfg and builds the HTTP server.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	// Configurations from config.Load are valid already; one built in code
+	// is judged by the same rules.
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	blobs, md, err := OpenStores(ctx, cfg)
 	if err != nil {
 		return nil, err

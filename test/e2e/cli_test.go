@@ -83,6 +83,15 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "bad value names key", config: "version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n", wantCode: 1,
 			wantErr: []string{"storage.delete.enabled"}},
 		{name: "bad log level", config: "version: 0.1\nlog:\n  level: loud\n", wantCode: 1, wantErr: []string{"log.level"}},
+		// What serve would refuse, config check refuses too.
+		{name: "s3 without bucket", config: "version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n", wantCode: 1,
+			wantErr: []string{"storage.s3.bucket"}},
+		{name: "s3 chunk too small", config: "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    chunksize: 1024\n", wantCode: 1,
+			wantErr: []string{"storage.s3.chunksize"}},
+		{name: "access without auth", config: "version: 0.1\naccess:\n  admins: [root]\n", wantCode: 1,
+			wantErr: []string{"access", "needs auth"}},
+		{name: "tls key without certificate", config: "version: 0.1\nhttp:\n  tls:\n    key: /k.pem\n", wantCode: 1,
+			wantErr: []string{"http.tls"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
