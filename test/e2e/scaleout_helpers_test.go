@@ -538,6 +538,20 @@ func soCheckRange(s *Server, repo, dg string, size int64) error {
 				dg, bad, s.Addr, first.StatusCode, first.Header.Get("Location"), resp.StatusCode, n))
 		}
 	}
+	// A range in another unit is ignored (RFC 9110 §14.2): the whole
+	// blob, whether or not the GET is redirected.
+	req, _ = http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Range", "items=0-5")
+	resp, err = soFollow.Do(req)
+	if err != nil {
+		return err
+	}
+	got, n, err := whStreamDigest(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || got != dg || n != size {
+		errs = append(errs, fmt.Errorf("GET %s with Range items=0-5 on %s: status %d, %d bytes hashing to %s, err %v; want 200 and the whole blob",
+			dg, s.Addr, resp.StatusCode, n, got, err))
+	}
 	return errors.Join(errs...)
 }
 
