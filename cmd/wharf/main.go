@@ -120,5 +120,27 @@ func configCheck(path string, stdout, stderr io.Writer) error {
 		return err
 	}
 	stdout.Write(out)
+	writeKeyClasses(stdout, cfg.Keys())
 	return nil
+}
+
+// writeKeyClasses prints, as YAML comments after the effective
+// configuration, what wharf makes of each key the file and the
+// environment set: implemented, harmless (ignored, with why) or refused.
+func writeKeyClasses(w io.Writer, keys []config.KeyVerdict) {
+	if len(keys) == 0 {
+		return
+	}
+	width := 0
+	for _, k := range keys {
+		width = max(width, len(k.Key))
+	}
+	fmt.Fprintln(w, "# keys set, and what wharf does with them:")
+	for _, k := range keys {
+		line := fmt.Sprintf("#   %-*s  %s", width, k.Key, k.Class)
+		if k.Why != "" {
+			line += ": " + k.Why
+		}
+		fmt.Fprintln(w, line)
+	}
 }

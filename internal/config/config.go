@@ -24,6 +24,9 @@ type Config struct {
 	Database *Database `yaml:"database"`
 	// GC is wharf's own section: online garbage collection and retention.
 	GC GC `yaml:"gc"`
+
+	// keys is what Keys returns, filled in by Parse.
+	keys []KeyVerdict
 }
 
 // GC configures the online garbage collector, which runs inside

@@ -29,6 +29,7 @@ type origin struct {
 type decoder struct {
 	env      string // the variable being applied, or "" while decoding the file
 	warnings []string
+	keys     []KeyVerdict
 	origins  map[string]origin
 }
 
@@ -159,10 +160,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) error
 		seen[k.Value] = k.Line
 		f, ok := lookupField(fields, k.Value, false)
 		if !ok {
-			d.warnUnknownKey(k, p, fields)
+			errs = append(errs, d.unknownKey(k, val, p, fields))
 			continue
 		}
-		errs = append(errs, d.decode(val, v.FieldByIndex(f.index), p))
+		fv := v.FieldByIndex(f.index)
+		d.knownKey(k, val, p, fv.Type())
+		errs = append(errs, d.decode(val, fv, p))
 	}
 	return errors.Join(errs...)
 }
@@ -185,20 +188,76 @@ func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) error 
 	return errors.Join(errs...)
 }
 
-func (d *decoder) warnUnknownKey(k *yaml.Node, path string, fields []field) {
-	where := ""
-	if d.env == "" {
-		where = fmt.Sprintf(" (line %d)", k.Line)
-	}
-	if notImplemented(path) {
-		d.warn("%s is not implemented yet; ignored%s", path, where)
-		return
+// unknownKey judges a key Config does not have: one of distribution's
+// that wharf refuses (an error when its value asks for anything), one that
+// wharf does not need (a warning saying why), or a typo (a warning, with a
+// guess when only the case differs).
+func (d *decoder) unknownKey(k, val *yaml.Node, path string, fields []field) error {
+	if judged, err := d.judge(k, val, path, d.where(k)); judged {
+		return err
 	}
 	if f, ok := lookupField(fields, k.Value, true); ok {
-		d.warn("%s is an unknown key; ignored%s (did you mean %q?)", path, where, f.key)
+		d.warn("%s is an unknown key; ignored%s (did you mean %q?)", path, d.where(k), f.key)
+		return nil
+	}
+	d.warn("%s is an unknown key; ignored%s", path, d.where(k))
+	return nil
+}
+
+// where is " (line N)" for a key of the file, "" for a variable.
+func (d *decoder) where(k *yaml.Node) string {
+	if d.env != "" || k == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (line %d)", k.Line)
+}
+
+// judge applies the table of distribution's keys to a key wharf lacks,
+// whose value is val: a refused key that asks for something is an error
+// naming it; anything else the table knows is noted with a warning. It
+// reports whether the table knew the key.
+func (d *decoder) judge(k, val *yaml.Node, path, where string) (bool, error) {
+	if key, c, ok := refusedUnder(val, path); ok {
+		d.note(key, c)
+		return true, d.fieldError(k, key, fmt.Errorf("refused: %s", c.why))
+	}
+	c, _, ok := classify(path)
+	switch {
+	case !ok:
+		return false, nil
+	case c.class == Refused || asksNothing(val):
+		d.note(path, keyClass{Harmless, "set to nothing"})
+		d.warn("%s is set to nothing; ignored%s", path, where)
+	default:
+		d.note(path, c)
+		d.warn("%s is not needed by wharf; ignored%s: %s", path, where, c.why)
+	}
+	return true, nil
+}
+
+// knownKey notes a key of Config whose value is val. Sections are not
+// listed, only the keys that carry values, unless the table calls the key
+// harmless (one of distribution's that wharf accepts and does not use): that
+// is warned about when it is set to something.
+func (d *decoder) knownKey(k, val *yaml.Node, path string, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if c, key, ok := classify(path); ok && c.class == Harmless {
+		if key == path && !asksNothing(val) {
+			d.note(path, c)
+			d.warn("%s is not needed by wharf; ignored%s: %s", path, d.where(k), c.why)
+		}
 		return
 	}
-	d.warn("%s is an unknown key; ignored%s", path, where)
+	if t.Kind() != reflect.Struct {
+		d.note(path, keyClass{class: Implemented})
+	}
+}
+
+// note records a verdict for Config.Keys.
+func (d *decoder) note(path string, c keyClass) {
+	d.keys = append(d.keys, KeyVerdict{Key: path, Class: c.class, Why: c.why})
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) error {

@@ -70,8 +70,7 @@ func (d *decoder) setEnv(v reflect.Value, segs []string, path, raw string) error
 			return d.setEnvMap(v, segs, path, raw)
 		}
 	}
-	d.warnUnknownEnv(path, segs)
-	return nil
+	return d.unknownEnv(path, segs, raw)
 }
 
 // setEnvStruct matches a field key against one or more leading segments, so
@@ -80,11 +79,12 @@ func (d *decoder) setEnvStruct(v reflect.Value, segs []string, path, raw string)
 	fields := structFields(v.Type())
 	for i := 1; i <= len(segs); i++ {
 		if f, ok := lookupField(fields, strings.Join(segs[:i], "_"), true); ok {
-			return d.setEnv(v.FieldByIndex(f.index), segs[i:], joinPath(path, f.key), raw)
+			fv, p := v.FieldByIndex(f.index), joinPath(path, f.key)
+			d.knownKey(nil, envNode(raw), p, fv.Type())
+			return d.setEnv(fv, segs[i:], p, raw)
 		}
 	}
-	d.warnUnknownEnv(path, segs)
-	return nil
+	return d.unknownEnv(path, segs, raw)
 }
 
 // setEnvMap takes the rest of the name as the entry's key when entries are
@@ -110,15 +110,34 @@ func hasKeys(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
 }
 
-func (d *decoder) warnUnknownEnv(path string, segs []string) {
+// unknownEnv judges a variable that names no key of Config, as unknownKey
+// judges a key of the file: the table of distribution's keys may refuse
+// it or call it harmless; otherwise it is a typo.
+func (d *decoder) unknownEnv(path string, segs []string, raw string) error {
 	for i := 1; i <= len(segs); i++ {
 		p := joinPath(path, strings.ToLower(strings.Join(segs[:i], "_")))
-		if notImplemented(p) {
-			d.warn("%s is not implemented yet; ignored", p)
-			return
+		if _, _, ok := classify(p); !ok {
+			continue
 		}
+		if rest := segs[i:]; len(rest) > 0 {
+			p = joinPath(p, strings.ToLower(strings.Join(rest, ".")))
+		}
+		_, err := d.judge(nil, envNode(raw), p, "")
+		return err
 	}
 	d.warn("not a known setting; ignored")
+	return nil
+}
+
+// envNode reads a variable's value as YAML, so a section set from the
+// environment is judged like one in the file; a value that is not YAML is
+// taken as a plain string.
+func envNode(raw string) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(raw), &doc); err == nil && doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: raw}
 }
 
 // setEnvValue parses raw for the value v at path. Strings are taken

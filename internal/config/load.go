@@ -65,6 +65,7 @@ func Parse(data []byte, environ []string) (*Config, []string, error) {
 	if cfg.Version == "" {
 		cfg.Version = SupportedVersion
 	}
+	cfg.keys = d.keys
 	if err := cfg.Validate(); err != nil {
 		d.locate(err)
 		return nil, d.warnings, err

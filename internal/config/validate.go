@@ -63,6 +63,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateS3(add)
 	c.validateSecurity(add)
+	c.validateHonoured(add)
 	return errors.Join(errs...)
 }
 

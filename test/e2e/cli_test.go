@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -83,6 +84,15 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "bad value names key", config: "version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n", wantCode: 1,
 			wantErr: []string{"storage.delete.enabled"}},
 		{name: "bad log level", config: "version: 0.1\nlog:\n  level: loud\n", wantCode: 1, wantErr: []string{"log.level"}},
+		{name: "key classes listed", config: seed + "redis:\n  addr: r:6379\n", wantOut: []string{
+			"# keys set, and what wharf does with them:", "storage.delete.enabled", "implemented", "redis", "harmless: distribution caches"},
+			wantErr: []string{"redis is not needed by wharf"}},
+		{name: "refused storage driver", config: "version: 0.1\nstorage:\n  azure:\n    accountname: a\n", wantCode: 1,
+			wantErr: []string{"storage.azure", "refused: a storage backend wharf does not have"}},
+		{name: "refused silly auth", config: "version: 0.1\nauth:\n  silly:\n    realm: r\n", wantCode: 1,
+			wantErr: []string{"auth.silly", "refused"}},
+		{name: "refused by env", config: seed, env: []string{"REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"}, wantCode: 1,
+			wantErr: []string{"REGISTRY_PROXY_REMOTEURL", "refused: wharf has no pull-through cache yet"}},
 		// What serve would refuse, config check refuses too.
 		{name: "s3 without bucket", config: "version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n", wantCode: 1,
 			wantErr: []string{"storage.s3.bucket"}},
@@ -113,6 +123,34 @@ func TestCLIConfigCheck(t *testing.T) {
 				if !strings.Contains(errOut, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errOut)
 				}
+			}
+		})
+	}
+}
+
+// TestCLIServeRefusesKeys: serve refuses, at start and naming the key,
+// what a registry:2 config asks for and wharf cannot do, instead of
+// starting with a meaning other than the file's.
+func TestCLIServeRefusesKeys(t *testing.T) {
+	tests := []struct{ name, config, want string }{
+		{"storage driver", "version: 0.1\nstorage:\n  gcs:\n    bucket: b\n", "storage.gcs"},
+		{"silly auth", "version: 0.1\nauth:\n  silly:\n    realm: r\n    service: s\n", "auth.silly"},
+		{"webhooks", "version: 0.1\nnotifications:\n  endpoints:\n    - name: n\n      url: http://127.0.0.1:1/\n", "notifications.endpoints"},
+		{"path prefix", "version: 0.1\nhttp:\n  prefix: /nested/\n", "http.prefix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, wharfBin, "serve", writeFile(t, tt.config))
+			cmd.Dir = t.TempDir() // the default root ./data lands here if it ever starts
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("serve: %v, want exit 1\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "refused") {
+				t.Errorf("output does not name %s as refused:\n%s", tt.want, out)
 			}
 		})
 	}

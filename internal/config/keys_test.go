@@ -1,0 +1,108 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestKeyClasses loads one configuration per kind of key and checks the
+// outcome: it starts, it starts with a warning saying why, or it is
+// refused with an error naming the key.
+func TestKeyClasses(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		env     []string
+		warning string // a warning that must be there; "" for none at all
+		refused string // the error's start; "" when the config loads
+		class   Class  // the verdict Keys gives the key named by want
+		key     string
+	}{
+		{name: "implemented", yaml: "storage:\n  delete:\n    enabled: true\n", class: Implemented, key: "storage.delete.enabled"},
+		{name: "implemented by env", env: []string{"REGISTRY_STORAGE_DELETE_ENABLED=true"}, class: Implemented, key: "storage.delete.enabled"},
+		{name: "harmless section", yaml: "redis:\n  addr: r:6379\n", warning: "config: redis is not needed by wharf; ignored (line 1)",
+			class: Harmless, key: "redis"},
+		{name: "harmless key of a known section", yaml: "http:\n  secret: s\n", warning: "config: http.secret is not needed by wharf",
+			class: Harmless, key: "http.secret"},
+		{name: "harmless s3 tuning", yaml: "storage:\n  s3:\n    bucket: b\n    v4auth: true\n",
+			warning: "config: storage.s3.v4auth is not needed by wharf", class: Harmless, key: "storage.s3.v4auth"},
+		{name: "refused storage driver", yaml: "storage:\n  azure:\n    accountname: a\n    container: c\n",
+			refused: "config: storage.azure (line 2): refused: a storage backend wharf does not have"},
+		{name: "refused storage driver by env", env: []string{"REGISTRY_STORAGE_GCS_BUCKET=b"},
+			refused: "config: REGISTRY_STORAGE_GCS_BUCKET (storage.gcs): refused: a storage backend"},
+		{name: "refused auth method", yaml: "auth:\n  silly:\n    realm: r\n    service: s\n",
+			refused: "config: auth.silly (line 2): refused: silly auth lets any client in"},
+		{name: "refused mirror", yaml: "proxy:\n  remoteurl: https://registry-1.docker.io\n",
+			refused: "config: proxy (line 1): refused: wharf has no pull-through cache yet"},
+		{name: "refused webhooks", yaml: "notifications:\n  endpoints:\n    - name: a\n      url: http://x\n",
+			refused: "config: notifications.endpoints (line 1): refused: wharf has no webhooks yet"},
+		{name: "refused s3 encryption", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: true\n",
+			refused: "config: storage.s3.encrypt (line 4): refused: server-side encryption"},
+		{name: "refused key set to nothing", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: false\n",
+			warning: "config: storage.s3.encrypt is set to nothing; ignored (line 4)", class: Harmless, key: "storage.s3.encrypt"},
+		{name: "refused schema1", yaml: "compatibility:\n  schema1:\n    enabled: true\n",
+			refused: "config: compatibility.schema1.enabled (line 1): refused: wharf never accepts schema1 manifests"},
+		{name: "harmless schema1 key", yaml: "compatibility:\n  schema1:\n    signingkeyfile: /k\n",
+			warning: "config: compatibility is not needed by wharf", class: Harmless, key: "compatibility"},
+		{name: "refused value of a known key", yaml: "http:\n  prefix: /my/registry/\n",
+			refused: "config: http.prefix (line 2): refused: wharf serves the API at the root"},
+		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, warnings, err := Parse([]byte(tt.yaml), tt.env)
+			if tt.refused != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.refused) {
+					t.Fatalf("Parse error = %v, want one starting %q", err, tt.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			found := tt.warning == "" && len(warnings) == 0
+			for _, w := range warnings {
+				found = found || (tt.warning != "" && strings.HasPrefix(w, tt.warning))
+			}
+			if !found {
+				t.Errorf("warnings = %q, want one starting %q", warnings, tt.warning)
+			}
+			if tt.key == "" {
+				return
+			}
+			for _, k := range c.Keys() {
+				if k.Key == tt.key {
+					if k.Class != tt.class {
+						t.Errorf("Keys: %s is %s, want %s", k.Key, k.Class, tt.class)
+					}
+					return
+				}
+			}
+			t.Errorf("Keys = %+v lacks %s", c.Keys(), tt.key)
+		})
+	}
+}
+
+// TestNoConfigKeyRefused: a key wharf's Config has is implemented, so the
+// table must not refuse it (or the key is unreachable). A field added for
+// a feature must have its table entry removed.
+func TestNoConfigKeyRefused(t *testing.T) {
+	var walk func(reflect.Type, string)
+	walk = func(t2 reflect.Type, path string) {
+		for t2.Kind() == reflect.Pointer || t2.Kind() == reflect.Slice {
+			t2 = t2.Elem()
+		}
+		if t2.Kind() != reflect.Struct || t2 == reflect.TypeOf(Config{}.GC.Interval) {
+			return
+		}
+		for _, f := range structFields(t2) {
+			p := joinPath(path, f.key)
+			if c, key, ok := classify(p); ok && c.class == Refused {
+				t.Errorf("%s is a key of Config but the table refuses it (entry %s)", p, key)
+			}
+			walk(t2.FieldByIndex(f.index).Type, p)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+}
