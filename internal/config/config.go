@@ -140,10 +140,27 @@ type HTTP struct {
 	Secret string `yaml:"secret"`
 	Debug  Debug  `yaml:"debug"`
 	TLS    TLS    `yaml:"tls"`
+	// Headers are added to every response, e.g.
+	// X-Content-Type-Options: [nosniff].
+	Headers map[string][]string `yaml:"headers,omitempty"`
+	// HTTP2 and H2C switch HTTP/2 over TLS off and cleartext HTTP/2 on.
+	HTTP2 HTTP2 `yaml:"http2"`
+	H2C   H2C   `yaml:"h2c"`
 	// wharf additions: server timeouts.
 	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
 	IdleTimeout       time.Duration `yaml:"idletimeout"`
 	DrainTimeout      time.Duration `yaml:"draintimeout"`
+}
+
+// HTTP2 controls HTTP/2 over TLS, on by default.
+type HTTP2 struct {
+	Disabled bool `yaml:"disabled"`
+}
+
+// H2C controls HTTP/2 over cleartext connections (for load balancers that
+// speak it to their backends), off by default.
+type H2C struct {
+	Enabled bool `yaml:"enabled"`
 }
 
 // Debug is distribution's debug listener: Prometheus metrics and pprof,

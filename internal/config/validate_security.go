@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // validateSecurity checks that auth, access and http.tls name a setup that
@@ -33,6 +34,11 @@ func (c *Config) validateSecurity(add func(key string, err error)) {
 	if c.Access != nil && a.Htpasswd == nil && a.Token == nil {
 		add("access", errors.New("an access policy needs auth (auth.htpasswd or auth.token)"))
 	}
+	for name := range c.HTTP.Headers {
+		if !validHeaderName(name) {
+			add("http.headers", fmt.Errorf("%q is not a valid header name", name))
+		}
+	}
 	t := c.HTTP.TLS
 	if (t.Certificate == "") != (t.Key == "") {
 		add("http.tls", errors.New("certificate and key must both be set"))
@@ -42,4 +48,18 @@ func (c *Config) validateSecurity(add func(key string, err error)) {
 	default:
 		add("http.tls.minimumtls", fmt.Errorf("%q is not tls1.2 or tls1.3", t.MinimumTLS))
 	}
+}
+
+// validHeaderName reports whether name is an HTTP field name (RFC 9110 token).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 || c <= ' ' || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

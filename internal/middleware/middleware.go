@@ -139,3 +139,23 @@ func (s *StatusRecorder) ReadFrom(r io.Reader) (int64, error) {
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Headers adds the configured headers (http.headers) to every response
+// before the handler runs, so a handler may still override one it owns,
+// such as Content-Type.
+func Headers(extra map[string][]string, next http.Handler) http.Handler {
+	if len(extra) == 0 {
+		return next
+	}
+	canonical := make(http.Header, len(extra))
+	for name, values := range extra {
+		canonical[http.CanonicalHeaderKey(name)] = values
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		for name, values := range canonical {
+			hdr[name] = append([]string(nil), values...)
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	handler := routes(reg, guard, log, m, !cfg.Log.AccessLog.Disabled)
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, log, m, !cfg.Log.AccessLog.Disabled))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		MaxHeaderBytes:    1 << 20,
 		TLSConfig:         tlsCfg,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
 		metrics: m, debug: debugServer(cfg.HTTP.Debug, promReg)}, nil
@@ -235,6 +236,17 @@ func (s *Server) gcLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// protocols is what the listener speaks: HTTP/1.1 always, HTTP/2 over TLS
+// unless http.http2.disabled, and HTTP/2 over cleartext with
+// http.h2c.enabled.
+func protocols(c config.HTTP) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(!c.HTTP2.Disabled)
+	p.SetUnencryptedHTTP2(c.H2C.Enabled)
+	return p
 }
 
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
