@@ -48,7 +48,7 @@ func TestKeyClasses(t *testing.T) {
 		{name: "refused value of a known key", yaml: "http:\n  prefix: /my/registry/\n",
 			refused: "config: http.prefix (line 2): refused: wharf serves the API at the root"},
 		{name: "headers implemented", yaml: "http:\n  headers:\n    X-Content-Type-Options: [nosniff]\n", class: Implemented, key: "http.headers"},
-		{name: "bad header name", yaml: "http:\n  headers:\n    \"Bad Name\": [x]\n", refused: "config: http.headers (line 2)"},
+		{name: "bad header name", yaml: "http:\n  headers:\n    \"Bad Name\": [x]\n", refused: "config: http.headers (line 3): \"Bad Name\" is not a valid header name"},
 		{name: "h2c implemented", yaml: "http:\n  h2c:\n    enabled: true\n", class: Implemented, key: "http.h2c.enabled"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
