@@ -8,16 +8,21 @@ import (
 	"time"
 )
 
-// Bounds of the drain that follows an early error. A proxy stops sending
-// as soon as it has read the response, so a drain normally ends within a
-// few milliseconds; the bounds only matter for a client that keeps sending
-// regardless, and they cap what such a client can cost: this many bytes,
-// this long in all, and no read that waits longer than the idle limit.
-const (
-	drainMaxBytes = 64 << 20
-	drainMaxTime  = 15 * time.Second
-	drainIdle     = 5 * time.Second
-)
+// drainLimits bound the drain that follows an early error. A proxy stops
+// sending as soon as it has read the response, so a drain normally ends
+// within milliseconds; the bounds only matter for a client that keeps
+// sending regardless, and cap what it can cost: maxBytes read, maxTime in
+// all, and no read waiting longer than idle.
+type drainLimits struct {
+	maxBytes int64
+	maxTime  time.Duration
+	idle     time.Duration
+}
+
+// defaultDrainLimits are the bounds of the error path.
+func defaultDrainLimits() drainLimits {
+	return drainLimits{maxBytes: 64 << 20, maxTime: 15 * time.Second, idle: 5 * time.Second}
+}
 
 // drainOnError prepares an error answer to a request whose body may still
 // be on its way (a PATCH refused before it was read: unknown upload, wrong
@@ -27,11 +32,16 @@ const (
 // peer's next write meets a reset, and a proxy such as nginx then reports
 // 502 and takes the node out of rotation instead of passing the answer on.
 // So the answer is flushed first and the body read and thrown away
-// afterwards (within the bounds above), and a body that may outgrow the
-// bounds is answered with Connection: close.
+// afterwards, within bounds, and a body that may outgrow them is answered
+// with Connection: close.
 //
 // Use it as `defer drainOnError(w, r)()` before writing the error.
 func drainOnError(w http.ResponseWriter, r *http.Request) func() {
+	return defaultDrainLimits().start(w, r)
+}
+
+// start is drainOnError with these limits.
+func (l drainLimits) start(w http.ResponseWriter, r *http.Request) func() {
 	if !mayHaveUnreadBody(r) {
 		return func() {}
 	}
@@ -40,14 +50,14 @@ func drainOnError(w http.ResponseWriter, r *http.Request) func() {
 	if err := rc.EnableFullDuplex(); err != nil {
 		return func() {}
 	}
-	if r.ContentLength < 0 || r.ContentLength > drainMaxBytes {
+	if r.ContentLength < 0 || r.ContentLength > l.maxBytes {
 		w.Header().Set("Connection", "close")
 	}
 	return func() {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		discardBody(r.Body, rc, time.Now().Add(drainMaxTime))
+		l.discard(r.Body, rc)
 	}
 }
 
@@ -68,34 +78,33 @@ func mayHaveUnreadBody(r *http.Request) bool {
 	return r.Context().Err() == nil
 }
 
-// discardBody reads body to its end, at most drainMaxBytes and until
-// deadline, with each read cut off after drainIdle of silence. It returns
-// how many bytes it threw away and whether the body ended.
-func discardBody(body io.Reader, rc *http.ResponseController, deadline time.Time) (int64, bool) {
+// discard reads body to its end, within l, cutting off each read after
+// l.idle of silence. It reports whether the body ended.
+func (l drainLimits) discard(body io.Reader, rc *http.ResponseController) bool {
 	// Leave no deadline behind for the next request on the connection.
 	defer rc.SetReadDeadline(time.Time{})
+	deadline := time.Now().Add(l.maxTime)
 	buf := make([]byte, 32<<10)
-	var n int64
-	for n < drainMaxBytes {
-		d := time.Now().Add(drainIdle)
+	for n := int64(0); n < l.maxBytes; {
+		now := time.Now()
+		d := now.Add(l.idle)
 		if d.After(deadline) {
 			d = deadline
 		}
-		if !time.Now().Before(d) {
-			return n, false
+		if !now.Before(d) {
+			return false
 		}
 		if err := rc.SetReadDeadline(d); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return n, false
+			return false
 		}
-		want := min(int64(len(buf)), drainMaxBytes-n)
-		m, err := body.Read(buf[:want])
+		m, err := body.Read(buf[:min(int64(len(buf)), l.maxBytes-n)])
 		n += int64(m)
 		if errors.Is(err, io.EOF) {
-			return n, true
+			return true
 		}
 		if err != nil {
-			return n, false
+			return false
 		}
 	}
-	return n, false
+	return false
 }
