@@ -40,16 +40,6 @@ const ngxSeedConf = "testdata/nginx-seed002.conf"
 // beyond the 256 KiB Go's server discards on its own.
 const ngxBodySize = 8 << 20
 
-// ngxTrouble are the nginx error log phrases that say an upstream reset a
-// connection or was taken out of rotation.
-var ngxTrouble = []string{
-	"upstream prematurely closed",
-	"reset by peer",
-	"Broken pipe",
-	"no live upstreams",
-	"temporarily disabled",
-}
-
 // TestNginxEarlyRejectionSingleNode: one embedded node behind seed 002's
 // nginx.
 func TestNginxEarlyRejectionSingleNode(t *testing.T) {
@@ -355,9 +345,16 @@ func (p *ngxProxy) ErrorLog(t testing.TB) string {
 // out of rotation.
 func (p *ngxProxy) Trouble(t testing.TB) []string {
 	t.Helper()
+	trouble := []string{
+		"upstream prematurely closed",
+		"reset by peer",
+		"Broken pipe",
+		"no live upstreams",
+		"temporarily disabled",
+	}
 	var out []string
 	for _, l := range strings.Split(p.ErrorLog(t), "\n") {
-		for _, s := range ngxTrouble {
+		for _, s := range trouble {
 			if strings.Contains(l, s) {
 				out = append(out, l)
 				break
