@@ -56,6 +56,7 @@ type errorEntry struct {
 // writeError answers with the OCI error body for err. Errors without a code
 // are internal: logged in full, shown to the client only by request id.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	defer drainOnError(w, r)()
 	if d, ok := auth.AsDenied(err); ok {
 		auth.WriteDenied(w, d)
 		return
