@@ -3,7 +3,10 @@
 // validation.
 package config
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Config is the whole configuration. Keys follow distribution's config.yml so
 // an existing file works unchanged; wharf's own additions live under keys
@@ -215,6 +218,47 @@ type TLS struct {
 	ClientCAs   []string `yaml:"clientcas"`
 	// MinimumTLS is tls1.2 (default) or tls1.3.
 	MinimumTLS string `yaml:"minimumtls"`
+	// ClientAuth is how client certificates are checked when ClientCAs is
+	// set; distribution's names, require-and-verify-client-cert by default.
+	ClientAuth string `yaml:"clientauth,omitempty"`
+	// CipherSuites limits TLS 1.2's cipher suites, by Go's (IANA) names;
+	// empty: Go's defaults. TLS 1.3's suites are not configurable.
+	CipherSuites []string `yaml:"ciphersuites,omitempty"`
+}
+
+// clientAuthMode maps a value of http.tls.clientauth to Go's mode.
+func clientAuthMode(name string) (tls.ClientAuthType, bool) {
+	switch name {
+	case "request-client-cert":
+		return tls.RequestClientCert, true
+	case "require-any-client-cert":
+		return tls.RequireAnyClientCert, true
+	case "verify-client-cert-if-given":
+		return tls.VerifyClientCertIfGiven, true
+	case "require-and-verify-client-cert", "":
+		return tls.RequireAndVerifyClientCert, true
+	}
+	return 0, false
+}
+
+// ClientAuthMode is Go's form of http.tls.clientauth (validated).
+func (t TLS) ClientAuthMode() tls.ClientAuthType {
+	m, _ := clientAuthMode(t.ClientAuth)
+	return m
+}
+
+// CipherSuiteIDs is Go's form of http.tls.ciphersuites (validated); nil
+// for Go's defaults.
+func (t TLS) CipherSuiteIDs() []uint16 {
+	var ids []uint16
+	for _, name := range t.CipherSuites {
+		for _, cs := range tls.CipherSuites() {
+			if cs.Name == name {
+				ids = append(ids, cs.ID)
+			}
+		}
+	}
+	return ids
 }
 
 // Auth selects how clients log in: htpasswd (basic auth, or with

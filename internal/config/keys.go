@@ -96,8 +96,6 @@ func distributionKeys() map[string]keyClass {
 		"http.host":                              {Harmless, "wharf's Location headers are relative to the request, which stays right behind any proxy"},
 		"http.relativeurls":                      {Harmless, "wharf's Location headers are always relative"},
 		"http.tls.letsencrypt":                   {Refused, "automatic certificates are not implemented yet; use http.tls.certificate and key"},
-		"http.tls.clientauth":                    {Refused, "wharf requires and verifies client certificates whenever clientcas is set; remove clientauth"},
-		"http.tls.ciphersuites":                  {Refused, "wharf uses Go's TLS 1.2+ cipher suites, all of them secure; remove the list"},
 		"notifications":                          {Harmless, "only endpoints would send anything"},
 		"notifications.endpoints":                {Refused, untilWebhooks},
 		"health":                                 {Refused, "health checks are " + notYet},

@@ -50,6 +50,13 @@ func TestKeyClasses(t *testing.T) {
 		{name: "headers implemented", yaml: "http:\n  headers:\n    X-Content-Type-Options: [nosniff]\n", class: Implemented, key: "http.headers"},
 		{name: "bad header name", yaml: "http:\n  headers:\n    \"Bad Name\": [x]\n", refused: "config: http.headers (line 3): \"Bad Name\" is not a valid header name"},
 		{name: "h2c implemented", yaml: "http:\n  h2c:\n    enabled: true\n", class: Implemented, key: "http.h2c.enabled"},
+		{name: "clientauth", yaml: "http:\n  tls:\n    certificate: /c\n    key: /k\n    clientauth: verify-client-cert-if-given\n",
+			class: Implemented, key: "http.tls.clientauth"},
+		{name: "clientauth unknown", yaml: "http:\n  tls:\n    clientauth: maybe\n", refused: "config: http.tls.clientauth (line 3)"},
+		{name: "cipher suites", yaml: "http:\n  tls:\n    ciphersuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n",
+			class: Implemented, key: "http.tls.ciphersuites"},
+		{name: "insecure cipher suite", yaml: "http:\n  tls:\n    ciphersuites: [TLS_RSA_WITH_RC4_128_SHA]\n",
+			refused: "config: http.tls.ciphersuites (line 3): TLS_RSA_WITH_RC4_128_SHA is insecure"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,6 +44,13 @@ func (c *Config) validateSecurity(add func(key string, err error)) {
 	if (t.Certificate == "") != (t.Key == "") {
 		add("http.tls", errors.New("certificate and key must both be set"))
 	}
+	if _, ok := clientAuthMode(t.ClientAuth); !ok {
+		add("http.tls.clientauth", fmt.Errorf("%q is not one of request-client-cert, require-any-client-cert, "+
+			"verify-client-cert-if-given, require-and-verify-client-cert", t.ClientAuth))
+	}
+	for _, name := range t.CipherSuites {
+		add("http.tls.ciphersuites", checkCipherSuite(name))
+	}
 	switch t.MinimumTLS {
 	case "", "tls1.2", "tls1.3":
 	default:
@@ -62,4 +70,21 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// checkCipherSuite accepts the names of Go's secure TLS 1.2 suites; the
+// insecure ones distribution still lists (RC4, 3DES, CBC with SHA-256) are
+// refused rather than turned on.
+func checkCipherSuite(name string) error {
+	for _, cs := range tls.CipherSuites() {
+		if cs.Name == name {
+			return nil
+		}
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		if cs.Name == name {
+			return fmt.Errorf("%s is insecure; remove it", name)
+		}
+	}
+	return fmt.Errorf("%q is not a TLS cipher suite name", name)
 }

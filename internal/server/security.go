@@ -117,6 +117,7 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 		return nil, fmt.Errorf("http.tls: %w", err)
 	}
 	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	c.CipherSuites = t.CipherSuiteIDs()
 	if t.MinimumTLS == "tls1.3" {
 		c.MinVersion = tls.VersionTLS13
 	}
@@ -131,7 +132,7 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 				return nil, fmt.Errorf("http.tls.clientcas: %s holds no PEM certificate", path)
 			}
 		}
-		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		c.ClientCAs, c.ClientAuth = pool, t.ClientAuthMode()
 	}
 	return c, nil
 }

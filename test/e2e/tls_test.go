@@ -324,3 +324,47 @@ func TestTLSConformanceBasicAuth(t *testing.T) {
 		t.Errorf("server log contains the password")
 	}
 }
+
+// TestTLSClientAuthAndCiphers: clientauth verify-client-cert-if-given lets
+// a client without a certificate in and refuses one from an untrusted CA;
+// ciphersuites limits TLS 1.2 to the suites listed.
+func TestTLSClientAuthAndCiphers(t *testing.T) {
+	p := newTLSPKI(t)
+	const suite = tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+	other := tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+	s := tlsServe(t, p, fmt.Sprintf("    clientcas:\n      - %s\n    clientauth: verify-client-cert-if-given\n    ciphersuites: [%s]\n",
+		p.ClientCAFile, tls.CipherSuiteName(suite)), "", p.client(0, 0))
+	get := func(c *http.Client) (*http.Response, error) {
+		resp, err := c.Get(s.URL + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	if resp, err := get(p.client(0, 0)); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("no client certificate with verify-client-cert-if-given: %v %v, want 200", resp, err)
+	}
+	// Go's client sends no certificate the server's CA list does not
+	// name, so the stranger's is pushed on it: a certificate given must
+	// verify.
+	stranger := p.CA.Issue(t, "stranger", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}).TLSCertificate(t)
+	pushy := p.client(0, 0)
+	pushy.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &stranger, nil
+	}
+	if _, err := get(pushy); err == nil {
+		t.Errorf("client certificate from an untrusted CA: accepted")
+	}
+	tls12 := func(suites ...uint16) *http.Client {
+		c := p.client(tls.VersionTLS12, tls.VersionTLS12)
+		c.Transport.(*http.Transport).TLSClientConfig.CipherSuites = suites
+		return c
+	}
+	resp, err := get(tls12(suite))
+	if err != nil || resp.TLS == nil || resp.TLS.CipherSuite != suite {
+		t.Errorf("TLS 1.2 with the listed suite: %v %v", resp, err)
+	}
+	if _, err := get(tls12(other)); err == nil {
+		t.Errorf("TLS 1.2 with a suite not listed: accepted")
+	}
+}
