@@ -27,9 +27,52 @@ type Config struct {
 	Database *Database `yaml:"database"`
 	// GC is wharf's own section: online garbage collection and retention.
 	GC GC `yaml:"gc"`
+	// Health is distribution's periodic health checks.
+	Health Health `yaml:"health"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict
+}
+
+// Health configures periodic checks whose results /debug/health serves on
+// the debug listener; while one fails, every request is answered 503.
+type Health struct {
+	StorageDriver StorageDriverCheck `yaml:"storagedriver"`
+	File          []FileCheck        `yaml:"file,omitempty"`
+	HTTP          []HTTPCheck        `yaml:"http,omitempty"`
+	TCP           []TCPCheck         `yaml:"tcp,omitempty"`
+}
+
+// StorageDriverCheck checks that the blob store and the metadata database
+// answer.
+type StorageDriverCheck struct {
+	Enabled   bool          `yaml:"enabled"`
+	Interval  time.Duration `yaml:"interval"`
+	Threshold int           `yaml:"threshold"`
+}
+
+// FileCheck fails while File exists.
+type FileCheck struct {
+	File     string        `yaml:"file"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// HTTPCheck fails unless a GET of URI answers StatusCode (200 when 0).
+type HTTPCheck struct {
+	URI        string              `yaml:"uri"`
+	Headers    map[string][]string `yaml:"headers,omitempty"`
+	StatusCode int                 `yaml:"statuscode"`
+	Timeout    time.Duration       `yaml:"timeout"`
+	Interval   time.Duration       `yaml:"interval"`
+	Threshold  int                 `yaml:"threshold"`
+}
+
+// TCPCheck fails unless a connection to Addr opens within Timeout.
+type TCPCheck struct {
+	Addr      string        `yaml:"addr"`
+	Timeout   time.Duration `yaml:"timeout"`
+	Interval  time.Duration `yaml:"interval"`
+	Threshold int           `yaml:"threshold"`
 }
 
 // GC configures the online garbage collector, which runs inside

@@ -98,7 +98,6 @@ func distributionKeys() map[string]keyClass {
 		"http.tls.letsencrypt":                   {Refused, "automatic certificates are not implemented yet; use http.tls.certificate and key"},
 		"notifications":                          {Harmless, "only endpoints would send anything"},
 		"notifications.endpoints":                {Refused, untilWebhooks},
-		"health":                                 {Refused, "health checks are " + notYet},
 		"proxy":                                  {Refused, untilMirror},
 		"compatibility":                          {Harmless, "schema1 manifests are refused by wharf, as by distribution v3"},
 		"compatibility.schema1.enabled":          {Refused, "wharf never accepts schema1 manifests; remove it"},

@@ -57,6 +57,8 @@ func TestKeyClasses(t *testing.T) {
 			class: Implemented, key: "http.tls.ciphersuites"},
 		{name: "insecure cipher suite", yaml: "http:\n  tls:\n    ciphersuites: [TLS_RSA_WITH_RC4_128_SHA]\n",
 			refused: "config: http.tls.ciphersuites (line 3): TLS_RSA_WITH_RC4_128_SHA is insecure"},
+		{name: "health implemented", yaml: "health:\n  storagedriver:\n    enabled: true\n", class: Implemented, key: "health.storagedriver.enabled"},
+		{name: "health http check needs a URL", yaml: "health:\n  http:\n    - uri: nowhere\n", refused: "config: health.http[0].uri"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -64,6 +65,7 @@ func (c *Config) Validate() error {
 	c.validateS3(add)
 	c.validateSecurity(add)
 	c.validateHonoured(add)
+	c.validateHealth(add)
 	return errors.Join(errs...)
 }
 
@@ -129,4 +131,23 @@ func checkNonNegative(d time.Duration) error {
 		return fmt.Errorf("must not be negative, got %s", d)
 	}
 	return nil
+}
+
+// validateHealth checks each health check names what it checks.
+func (c *Config) validateHealth(add func(key string, err error)) {
+	h := c.Health
+	add("health.storagedriver.interval", checkNonNegative(h.StorageDriver.Interval))
+	for i, f := range h.File {
+		if f.File == "" {
+			add(fmt.Sprintf("health.file[%d].file", i), errors.New("must be set"))
+		}
+	}
+	for i, x := range h.HTTP {
+		if u, err := url.Parse(x.URI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fmt.Sprintf("health.http[%d].uri", i), fmt.Errorf("%q is not an http or https URL", x.URI))
+		}
+	}
+	for i, x := range h.TCP {
+		add(fmt.Sprintf("health.tcp[%d].addr", i), checkAddr(x.Addr))
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/gc"
+	"github.com/wharf-registry/wharf/internal/health"
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
@@ -36,16 +37,19 @@ type Server struct {
 	http    *http.Server
 	gc      *gc.Collector
 	metrics *metrics.Metrics
+	health  *health.Checker
 	debug   *http.Server // nil unless http.debug.addr is set
 }
 
 // debugServer serves Prometheus metrics (when enabled) and pprof on
 // http.debug.addr, apart from the registry's own listener.
-func debugServer(cfg config.Debug, reg *prometheus.Registry) *http.Server {
+func debugServer(cfg config.Debug, reg *prometheus.Registry, checks *health.Checker) *http.Server {
 	if cfg.Addr == "" {
 		return nil
 	}
 	mux := http.NewServeMux()
+	mux.Handle("/debug/health", checks.Handler())
+	mux.Handle("/debug/live", health.Live())
 	if cfg.Prometheus.Enabled {
 		path := cfg.Prometheus.Path
 		if path == "" {
@@ -106,7 +110,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, log, m, !cfg.Log.AccessLog.Disabled))
+	checks := health.New(log, healthChecks(cfg.Health, blobs, md))
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, checks, log, m, !cfg.Log.AccessLog.Disabled))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -121,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, debug: debugServer(cfg.HTTP.Debug, promReg)}, nil
+		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks)}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -142,6 +147,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go s.purgeLoop(bg)
 	go s.gcLoop(bg)
+	s.health.Start(bg)
 	if s.debug != nil {
 		go s.serveDebug()
 		defer s.debug.Close()
@@ -252,7 +258,7 @@ func protocols(c config.HTTP) *http.Protocols {
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
 // they all share: request ids, the access log and metrics. A new surface
 // is one more mount here; its own routes stay in the package that owns it.
-func routes(reg *registry.Registry, guard *auth.Guard, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
+func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
 	v2 := api.New(reg, log, api.Options{Guard: guard})
 	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
 	mx.handle("/v2", "base", v2)
@@ -260,7 +266,7 @@ func routes(reg *registry.Registry, guard *auth.Guard, log *slog.Logger, m *metr
 	if guard != nil && guard.Mode == auth.ModeTokenServer {
 		mx.handle(auth.TokenPath, "token", &auth.TokenHandler{Guard: guard})
 	}
-	return middleware.WithRequestID(middleware.AccessLog(log, accessLog, middleware.Metrics(m, mx)))
+	return middleware.WithRequestID(middleware.AccessLog(log, accessLog, middleware.Metrics(m, checks.Gate(mx))))
 }
 
 // NewLogger builds the slog logger from the log section.
