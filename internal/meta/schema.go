@@ -170,4 +170,7 @@ var migrations = []string{
 	// holds the upload's bytes so far.
 	`ALTER TABLE blobs ADD COLUMN content {{blob}};
 	ALTER TABLE uploads ADD COLUMN content {{blob}};`,
+	// 5: references a sparse manifest was pushed without (absent = 1), so
+	// that scrub tells a missing child by design from one that was lost.
+	`ALTER TABLE manifest_refs ADD COLUMN absent INTEGER NOT NULL DEFAULT 0;`,
 }
