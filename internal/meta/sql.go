@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -368,7 +369,9 @@ func (s *SQL) PutManifestTags(ctx context.Context, repo string, m *Manifest, tag
 			// grace period so an index can come to reference it.
 			return s.enqueue(ctx, tx, CandidateManifest, id, m.Digest, true)
 		}
-		for _, tag := range tags {
+		// In one order whatever the request's: two pushes of overlapping
+		// tags then lock the tag rows in the same order (PostgreSQL).
+		for _, tag := range slices.Sorted(slices.Values(tags)) {
 			if err := s.setTag(ctx, tx, id, repo, tag, m.Digest); err != nil {
 				return err
 			}
