@@ -118,8 +118,12 @@ type Store interface {
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
 
 	// PutManifest stores m in repo and points tag (if not empty) at it, in
-	// one transaction, after checking every reference that is not Optional
-	// is present in repo (*MissingRefsError otherwise).
+	// one transaction, after checking every reference is present in repo
+	// (*MissingRefsError otherwise). An Optional reference may be absent,
+	// unless repo lost that content lately (a collector's removal or a
+	// DELETE not yet forgotten, GCTx.ForgetRemovals): a client that saw it
+	// there and skipped pushing it must be told, not left with a broken
+	// image.
 	PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error
 	// PutManifestTags is PutManifest pointing every one of tags at m, all
 	// in the same transaction: none is set unless all are.

@@ -234,6 +234,9 @@ func (s *SQL) link(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Diges
 	if err != nil {
 		return fmt.Errorf("link blob %s: %w", d, err)
 	}
+	if err := s.unmarkRemoved(ctx, tx, repoID, d); err != nil {
+		return err
+	}
 	// Queued fresh even when the link already existed: a client pushing or
 	// mounting the blob again means to reference it, so a removal already
 	// pending for the link (its last manifest deleted) must wait out the
@@ -328,8 +331,20 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 		if err := mustAffect(res, "blob %s in %s", d, repo); err != nil {
 			return err
 		}
+		if err := s.markRemovedByName(ctx, tx, repo, d); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, CandidateBlob, 0, d, false)
 	})
+}
+
+// markRemovedByName is markRemoved for a repository given by name.
+func (s *SQL) markRemovedByName(ctx context.Context, tx *sql.Tx, repo string, d digest.Digest) error {
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id); err != nil {
+		return fmt.Errorf("look up repository %s: %w", repo, err)
+	}
+	return s.markRemoved(ctx, tx, id, d)
 }
 
 // PutManifest implements Store.
@@ -425,9 +440,17 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 		q += s.d.forShare()
 		var one int
 		err := tx.QueryRowContext(ctx, s.d.rebind(q), repoID, ref.Digest.String()).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) && ref.Optional {
+			lost, lerr := s.recentlyRemoved(ctx, tx, repoID, ref.Digest)
+			if lerr != nil {
+				return nil, lerr
+			}
+			if !lost {
+				absent[ref.Digest] = true
+				continue
+			}
+		}
 		switch {
-		case errors.Is(err, sql.ErrNoRows) && ref.Optional:
-			absent[ref.Digest] = true
 		case errors.Is(err, sql.ErrNoRows):
 			missing = append(missing, ref)
 		case err != nil:
@@ -438,6 +461,39 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 		return nil, &MissingRefsError{Refs: missing}
 	}
 	return absent, nil
+}
+
+// recentlyRemoved reports whether repo lost d lately (removed_refs). Under
+// PostgreSQL's READ COMMITTED this statement sees a collector's removal
+// that committed while checkRefs waited on the row it removed.
+func (s *SQL) recentlyRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM removed_refs WHERE repo_id = ? AND digest = ?`), repoID, d.String()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check removal of %s: %w", d, err)
+	}
+	return true, nil
+}
+
+// markRemoved records that repo lost d: see removed_refs.
+func (s *SQL) markRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO removed_refs (repo_id, digest, removed_at) VALUES (?, ?, ?)
+		ON CONFLICT (repo_id, digest) DO UPDATE SET removed_at = excluded.removed_at`, repoID, d.String(), s.millis())
+	if err != nil {
+		return fmt.Errorf("record removal of %s: %w", d, err)
+	}
+	return nil
+}
+
+// unmarkRemoved forgets a removal: the content is back.
+func (s *SQL) unmarkRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	if _, err := s.exec(ctx, tx, `DELETE FROM removed_refs WHERE repo_id = ? AND digest = ?`, repoID, d.String()); err != nil {
+		return fmt.Errorf("forget removal of %s: %w", d, err)
+	}
+	return nil
 }
 
 // insertManifest stores m and its references; absent marks the optional
@@ -455,6 +511,9 @@ func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *M
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // the same bytes are already stored, with their references
+	}
+	if err := s.unmarkRemoved(ctx, tx, repoID, m.Digest); err != nil {
+		return err
 	}
 	for _, ref := range m.Refs {
 		gone := 0
@@ -564,6 +623,9 @@ func (s *SQL) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d 
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil
+	}
+	if err := s.markRemoved(ctx, tx, repoID, d); err != nil {
+		return nil, err
 	}
 	for _, ref := range refs {
 		kind := CandidateLink
