@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"SparseRefs", testSparseRefs},
 		{"SparseContentArrivesLater", testSparseContentArrivesLater},
 		{"PutManifestTags", testPutManifestTags},
+		{"SparseNotLost", testSparseNotLost},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1322,4 +1323,58 @@ func testPutManifestTags(t *testing.T, s meta.Store) {
 		t.Fatalf("PutManifestTags without tags: %v", err)
 	}
 	checkTag(t, s, "multi-tag", "b", m.Digest)
+}
+
+// forgetRemovals forgets every removal, as the collector does once they
+// are old enough.
+func forgetRemovals(t *testing.T, s meta.Store) {
+	t.Helper()
+	err := s.GC(t.Context(), true, func(tx meta.GCTx) error {
+		_, err := tx.ForgetRemovals(t.Context(), time.Now().Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ForgetRemovals: %v", err)
+	}
+}
+
+// testSparseNotLost: an optional reference to content the repository lost
+// lately (the collector removed its link, a DELETE removed the manifest or
+// the blob) is refused like a required one, until the removal is
+// forgotten or the content comes back.
+func testSparseNotLost(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	cfg := commitBlob(t, s, "lost", "config", 1)
+	put(t, s, "lost", image("keeps-config", cfg), "keep")
+	layer := commitBlob(t, s, "lost", "layer", 5)
+	collectAll(t, s) // the unreferenced layer's link goes
+	checkNoRepoBlob(t, s, "lost", layer)
+	img := optional(image("uses-layer", cfg, layer))
+	checkMissing(t, s.PutManifest(ctx, "lost", img, "v1"), meta.Ref{Digest: layer, Kind: meta.RefBlob, Optional: true})
+	// Elsewhere the layer was never lost: sparse there.
+	commitBlob(t, s, "other", "config", 1)
+	put(t, s, "other", optional(image("uses-layer", cfg, layer)), "v1")
+
+	// Deleted by a client, a blob and a manifest.
+	mounted := commitBlob(t, s, "lost", "deleted layer", 3)
+	if err := s.UnlinkBlob(ctx, "lost", mounted); err != nil {
+		t.Fatalf("UnlinkBlob: %v", err)
+	}
+	child := image("child", cfg)
+	put(t, s, "lost", child, "")
+	if err := deleteManifest(s, ctx, "lost", child.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	checkMissing(t, s.PutManifest(ctx, "lost", optional(image("uses-deleted", cfg, mounted)), ""),
+		meta.Ref{Digest: mounted, Kind: meta.RefBlob, Optional: true})
+	checkMissing(t, s.PutManifest(ctx, "lost", optional(index("over-deleted", child)), ""),
+		meta.Ref{Digest: child.Digest, Kind: meta.RefManifest, Optional: true})
+
+	// The child pushed again: present, the index is whole.
+	put(t, s, "lost", child, "")
+	put(t, s, "lost", optional(index("over-deleted", child)), "idx")
+	// The removals forgotten: sparse again.
+	forgetRemovals(t, s)
+	put(t, s, "lost", img, "v1")
+	put(t, s, "lost", optional(image("uses-deleted", cfg, mounted)), "v2")
 }
