@@ -204,3 +204,27 @@ func TestSparseRefused(t *testing.T) {
 		t.Fatalf("PUT complete index under sparse: false: %s", r)
 	}
 }
+
+// TestSparseNotLost: an image deleted and collected, pushed again as its
+// manifest alone (a client that skipped blobs it believed present), is
+// refused with MANIFEST_BLOB_UNKNOWN where the repository just lost them,
+// and accepted as sparse where it never had them.
+func TestSparseNotLost(t *testing.T) {
+	s := StartServer(t, ServerOptions{})
+	img, raw, mt := sparseImage(t, 4*inlineMax, 2)
+	d := whPush(t, s, "lost/app:v1", img)
+	if r := gcDelete(t, s, "lost/app/manifests/"+d.String()); r.Status != http.StatusAccepted {
+		t.Fatalf("DELETE: %s", r)
+	}
+	if out := gcRun(t, s, "--grace", "0s"); out.Summary.Blobs == 0 {
+		t.Fatalf("garbage-collect freed nothing after the delete:\n%s", out.Raw)
+	}
+	r := whPutManifest(t, s, "lost/app", "v1", mt, raw)
+	whExpectError(t, "manifest alone where its blobs were just collected", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+	if r := whPutManifest(t, s, "lost/elsewhere", "v1", mt, raw); r.Status != http.StatusCreated {
+		t.Errorf("manifest alone where its blobs never were: %s, want 201 (sparse)", r)
+	}
+	whPush(t, s, "lost/app:v1", img)
+	whVerifyImage(t, s, "lost/app:v1", img)
+	sparseScrub(t, s)
+}
