@@ -40,6 +40,9 @@ func scrubCmd(args []string, stdout, stderr io.Writer) error {
 	for _, d := range rep.Orphans {
 		fmt.Fprintf(stdout, "orphan: %s: bytes without metadata (left by a crash; harmless)\n", d)
 	}
+	if rep.Sparse > 0 {
+		fmt.Fprintf(stdout, "sparse: %d references to content that sparse manifests were pushed without (by design; not a problem)\n", rep.Sparse)
+	}
 	fmt.Fprintf(stdout, "checked %d blobs (%s) and %d manifests: %d problems, %d orphaned blob files\n",
 		rep.Blobs, humanBytes(rep.Bytes), rep.Manifests, rep.Problems, len(rep.Orphans))
 	if rep.Problems > 0 {

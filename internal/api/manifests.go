@@ -40,7 +40,16 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	if int64(len(payload)) > limit {
 		return &registry.Error{Code: registry.CodeTooLarge, Message: "manifest exceeds " + itoa(limit) + " bytes"}
 	}
-	m, err := h.reg.PutManifest(r.Context(), rt.name, rt.ref, mediaType(r.Header.Get("Content-Type")), payload)
+	// Tag parameters (PUT .../manifests/<digest>?tag=a&tag=b): each tag
+	// set is confirmed in an OCI-Tag header, so a client can tell a
+	// registry that set them from one that ignored them.
+	tags := r.URL.Query()["tag"]
+	m, err := h.reg.PutManifestTags(r.Context(), rt.name, rt.ref, tags, mediaType(r.Header.Get("Content-Type")), payload)
+	if e, ok := registry.AsError(err); ok && e.Code == registry.CodeTooManyTags {
+		// The spec's answer to too many tag parameters.
+		writeJSONError(w, http.StatusRequestURITooLong, errorEntry{Code: registry.CodeTagInvalid, Message: e.Message})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -49,6 +58,11 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	hdr.Set("Docker-Content-Digest", m.Digest.String())
 	if m.Subject != "" {
 		hdr.Set("OCI-Subject", m.Subject.String())
+	}
+	if len(tags) > 0 {
+		for _, t := range m.Tags {
+			hdr.Add("OCI-Tag", t)
+		}
 	}
 	hdr.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)

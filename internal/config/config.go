@@ -27,11 +27,29 @@ type Config struct {
 	Database *Database `yaml:"database"`
 	// GC is wharf's own section: online garbage collection and retention.
 	GC GC `yaml:"gc"`
+	// Validation is distribution's section; of it wharf reads its own
+	// key manifests.sparse.
+	Validation Validation `yaml:"validation"`
 	// Health is distribution's periodic health checks.
 	Health Health `yaml:"health"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict
+}
+
+// Validation configures what a pushed manifest must satisfy.
+type Validation struct {
+	Manifests ManifestValidation `yaml:"manifests"`
+}
+
+// ManifestValidation configures the checks on pushed manifests.
+type ManifestValidation struct {
+	// Sparse (wharf's own, default true) accepts manifests that reference
+	// blobs or child manifests the repository does not hold: an index
+	// mirrored for one platform, an image whose layers live elsewhere.
+	// Children that are present are still checked against the index.
+	// false refuses them with MANIFEST_BLOB_UNKNOWN.
+	Sparse bool `yaml:"sparse"`
 }
 
 // Health configures periodic checks whose results /debug/health serves on

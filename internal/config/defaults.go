@@ -35,6 +35,9 @@ func Default() *Config {
 			Interval:    time.Hour,
 			GracePeriod: 24 * time.Hour,
 		},
+		// Sparse manifests are the spec's to allow and what mirrors of
+		// one platform produce; refusing them is the opt-in.
+		Validation: Validation{Manifests: ManifestValidation{Sparse: true}},
 		HTTP: HTTP{
 			Addr:              ":5000",
 			ReadHeaderTimeout: 10 * time.Second,

@@ -29,6 +29,12 @@ const (
 	maxRounds = 100000
 )
 
+// RemovalMemory is how long a repository remembers content it lost (a
+// removed link or manifest): that long, a sparse manifest referencing it
+// is refused rather than accepted without it. A client that saw the
+// content and skipped pushing it sends its manifest within seconds.
+const RemovalMemory = 24 * time.Hour
+
 // Policy is a retention policy: for repositories matching Repositories (a
 // glob where * matches any run of characters, slashes included), a tag
 // survives if it is among the KeepLast most recently pushed, was pushed
@@ -149,6 +155,12 @@ func (c *Collector) pass(ctx context.Context, dry meta.GCTx, blobs blob.Store, o
 		}); err != nil {
 			return err
 		}
+	}
+	if err := step(func(tx meta.GCTx) error {
+		_, err := tx.ForgetRemovals(ctx, c.now().Add(-RemovalMemory))
+		return err
+	}); err != nil {
+		return err
 	}
 	if err := c.applyRetention(ctx, step, opts.Retention, emit); err != nil {
 		return err

@@ -93,6 +93,9 @@ type GCTx interface {
 	RetentionTags(ctx context.Context, repo string) ([]TagInfo, error)
 	// DeleteTag removes a tag; its manifest becomes a candidate.
 	DeleteTag(ctx context.Context, repo, tag string) error
+	// ForgetRemovals forgets the content repositories lost before before:
+	// a sparse manifest may then reference it again (see PutManifest).
+	ForgetRemovals(ctx context.Context, before time.Time) (int, error)
 }
 
 // enqueue makes something a garbage candidate. A candidate queued again is
@@ -279,6 +282,9 @@ func (g *gcTx) reviewLink(ctx context.Context, c Candidate) ([]Removal, error) {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil
 	}
+	if err := g.s.markRemoved(ctx, g.tx, c.RepoID, c.Digest); err != nil {
+		return nil, err
+	}
 	if err := g.s.enqueue(ctx, g.tx, CandidateBlob, 0, c.Digest, false); err != nil {
 		return nil, err
 	}
@@ -452,4 +458,14 @@ func (g *gcTx) RetentionTags(ctx context.Context, repo string) ([]TagInfo, error
 // DeleteTag implements GCTx.
 func (g *gcTx) DeleteTag(ctx context.Context, repo, tag string) error {
 	return g.s.deleteTagTx(ctx, g.tx, repo, tag)
+}
+
+// ForgetRemovals implements GCTx.
+func (g *gcTx) ForgetRemovals(ctx context.Context, before time.Time) (int, error) {
+	res, err := g.exec(ctx, `DELETE FROM removed_refs WHERE removed_at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("forget old removals: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

@@ -34,6 +34,15 @@ const (
 type Ref struct {
 	Digest digest.Digest
 	Kind   RefKind
+	// Optional lets the reference be absent when the manifest is pushed (a
+	// sparse manifest: an index mirrored for one platform, an image whose
+	// layers live elsewhere). It is stored by digest all the same, so that
+	// content pushed later is referenced, and kept, from its arrival.
+	Optional bool
+	// Absent, as read back by the Inspector, says the content was not in
+	// the repository when the manifest was pushed: its absence is by
+	// design, not damage.
+	Absent bool
 }
 
 // Manifest is a stored manifest with what was parsed from it.
@@ -110,8 +119,15 @@ type Store interface {
 
 	// PutManifest stores m in repo and points tag (if not empty) at it, in
 	// one transaction, after checking every reference is present in repo
-	// (*MissingRefsError otherwise).
+	// (*MissingRefsError otherwise). An Optional reference may be absent,
+	// unless repo lost that content lately (a collector's removal or a
+	// DELETE not yet forgotten, GCTx.ForgetRemovals): a client that saw it
+	// there and skipped pushing it must be told, not left with a broken
+	// image.
 	PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error
+	// PutManifestTags is PutManifest pointing every one of tags at m, all
+	// in the same transaction: none is set unless all are.
+	PutManifestTags(ctx context.Context, repo string, m *Manifest, tags []string) error
 	// GetManifest returns a manifest of repo by digest.
 	GetManifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error)
 	// GetTaggedManifest returns the manifest tag points at.

@@ -170,4 +170,19 @@ var migrations = []string{
 	// holds the upload's bytes so far.
 	`ALTER TABLE blobs ADD COLUMN content {{blob}};
 	ALTER TABLE uploads ADD COLUMN content {{blob}};`,
+	// 5: references a sparse manifest was pushed without (absent = 1), so
+	// that scrub tells a missing child by design from one that was lost.
+	`ALTER TABLE manifest_refs ADD COLUMN absent INTEGER NOT NULL DEFAULT 0;`,
+	// 6: content a repository lost lately (a link or manifest removed by
+	// the collector or a DELETE). A sparse manifest may reference content
+	// the repository never had, not content a client saw there a moment
+	// ago and skipped pushing: that push is refused, so the client pushes
+	// it again instead of leaving a broken image.
+	`CREATE TABLE removed_refs (
+		repo_id BIGINT NOT NULL,
+		digest {{text}} NOT NULL,
+		removed_at BIGINT NOT NULL,
+		PRIMARY KEY (repo_id, digest)
+	);
+	CREATE INDEX removed_refs_at ON removed_refs(removed_at);`,
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -233,6 +234,9 @@ func (s *SQL) link(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Diges
 	if err != nil {
 		return fmt.Errorf("link blob %s: %w", d, err)
 	}
+	if err := s.unmarkRemoved(ctx, tx, repoID, d); err != nil {
+		return err
+	}
 	// Queued fresh even when the link already existed: a client pushing or
 	// mounting the blob again means to reference it, so a removal already
 	// pending for the link (its last manifest deleted) must wait out the
@@ -327,12 +331,33 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 		if err := mustAffect(res, "blob %s in %s", d, repo); err != nil {
 			return err
 		}
+		if err := s.markRemovedByName(ctx, tx, repo, d); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, CandidateBlob, 0, d, false)
 	})
 }
 
+// markRemovedByName is markRemoved for a repository given by name.
+func (s *SQL) markRemovedByName(ctx context.Context, tx *sql.Tx, repo string, d digest.Digest) error {
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id); err != nil {
+		return fmt.Errorf("look up repository %s: %w", repo, err)
+	}
+	return s.markRemoved(ctx, tx, id, d)
+}
+
 // PutManifest implements Store.
 func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag string) error {
+	var tags []string
+	if tag != "" {
+		tags = []string{tag}
+	}
+	return s.PutManifestTags(ctx, repo, m, tags)
+}
+
+// PutManifestTags implements Store.
+func (s *SQL) PutManifestTags(ctx context.Context, repo string, m *Manifest, tags []string) error {
 	ctx = uninterrupted(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// PostgreSQL: a garbage review of this manifest holds the same
@@ -347,18 +372,26 @@ func (s *SQL) PutManifest(ctx context.Context, repo string, m *Manifest, tag str
 		if err != nil {
 			return err
 		}
-		if err := s.checkRefs(ctx, tx, id, m.Refs); err != nil {
+		absent, err := s.checkRefs(ctx, tx, id, m.Refs)
+		if err != nil {
 			return err
 		}
-		if err := s.insertManifest(ctx, tx, id, m); err != nil {
+		if err := s.insertManifest(ctx, tx, id, m, absent); err != nil {
 			return err
 		}
-		if tag == "" {
+		if len(tags) == 0 {
 			// Pushed by digest: a fresh untagged candidate, kept for the
 			// grace period so an index can come to reference it.
 			return s.enqueue(ctx, tx, CandidateManifest, id, m.Digest, true)
 		}
-		return s.setTag(ctx, tx, id, repo, tag, m.Digest)
+		// In one order whatever the request's: two pushes of overlapping
+		// tags then lock the tag rows in the same order (PostgreSQL).
+		for _, tag := range slices.Sorted(slices.Values(tags)) {
+			if err := s.setTag(ctx, tx, id, repo, tag, m.Digest); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -382,7 +415,8 @@ func (s *SQL) setTag(ctx context.Context, tx *sql.Tx, repoID int64, repo, tag st
 	return nil
 }
 
-// checkRefs returns *MissingRefsError naming every reference repo lacks.
+// checkRefs returns *MissingRefsError naming every reference repo lacks
+// that is not optional, and otherwise the optional ones it lacks.
 //
 // PostgreSQL: each row found is locked FOR SHARE until the manifest and its
 // references commit. The garbage collector locks a link or manifest row FOR
@@ -391,8 +425,13 @@ func (s *SQL) setTag(ctx context.Context, tx *sql.Tx, repoID int64, repo, tag st
 // reference, or the review deletes the row first and the lock here waits,
 // finds the row gone and the push fails with MissingRefsError. A row is
 // never deleted under a manifest that was just stored.
-func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Ref) error {
+//
+// An optional reference found absent is stored all the same (insertManifest):
+// content arriving later is then referenced from the moment its row is
+// committed, and the collector's review of it sees the reference.
+func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Ref) (map[digest.Digest]bool, error) {
 	var missing []Ref
+	absent := map[digest.Digest]bool{}
 	for _, ref := range refs {
 		q := `SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?`
 		if ref.Kind == RefManifest {
@@ -401,20 +440,65 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 		q += s.d.forShare()
 		var one int
 		err := tx.QueryRowContext(ctx, s.d.rebind(q), repoID, ref.Digest.String()).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) && ref.Optional {
+			lost, lerr := s.recentlyRemoved(ctx, tx, repoID, ref.Digest)
+			if lerr != nil {
+				return nil, lerr
+			}
+			if !lost {
+				absent[ref.Digest] = true
+				continue
+			}
+		}
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			missing = append(missing, ref)
 		case err != nil:
-			return fmt.Errorf("check reference %s: %w", ref.Digest, err)
+			return nil, fmt.Errorf("check reference %s: %w", ref.Digest, err)
 		}
 	}
 	if len(missing) > 0 {
-		return &MissingRefsError{Refs: missing}
+		return nil, &MissingRefsError{Refs: missing}
+	}
+	return absent, nil
+}
+
+// recentlyRemoved reports whether repo lost d lately (removed_refs). Under
+// PostgreSQL's READ COMMITTED this statement sees a collector's removal
+// that committed while checkRefs waited on the row it removed.
+func (s *SQL) recentlyRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM removed_refs WHERE repo_id = ? AND digest = ?`), repoID, d.String()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check removal of %s: %w", d, err)
+	}
+	return true, nil
+}
+
+// markRemoved records that repo lost d: see removed_refs.
+func (s *SQL) markRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO removed_refs (repo_id, digest, removed_at) VALUES (?, ?, ?)
+		ON CONFLICT (repo_id, digest) DO UPDATE SET removed_at = excluded.removed_at`, repoID, d.String(), s.millis())
+	if err != nil {
+		return fmt.Errorf("record removal of %s: %w", d, err)
 	}
 	return nil
 }
 
-func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *Manifest) error {
+// unmarkRemoved forgets a removal: the content is back.
+func (s *SQL) unmarkRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	if _, err := s.exec(ctx, tx, `DELETE FROM removed_refs WHERE repo_id = ? AND digest = ?`, repoID, d.String()); err != nil {
+		return fmt.Errorf("forget removal of %s: %w", d, err)
+	}
+	return nil
+}
+
+// insertManifest stores m and its references; absent marks the optional
+// references the repository did not hold.
+func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *Manifest, absent map[digest.Digest]bool) error {
 	var subject any
 	if m.Subject != "" {
 		subject = m.Subject.String()
@@ -428,9 +512,16 @@ func (s *SQL) insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *M
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // the same bytes are already stored, with their references
 	}
+	if err := s.unmarkRemoved(ctx, tx, repoID, m.Digest); err != nil {
+		return err
+	}
 	for _, ref := range m.Refs {
-		_, err := s.exec(ctx, tx, `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind) VALUES (?, ?, ?, ?)
-			ON CONFLICT (repo_id, manifest_digest, ref_digest) DO NOTHING`, repoID, m.Digest.String(), ref.Digest.String(), int(ref.Kind))
+		gone := 0
+		if absent[ref.Digest] {
+			gone = 1
+		}
+		_, err := s.exec(ctx, tx, `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind, absent) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (repo_id, manifest_digest, ref_digest) DO NOTHING`, repoID, m.Digest.String(), ref.Digest.String(), int(ref.Kind), gone)
 		if err != nil {
 			return fmt.Errorf("store reference %s of %s: %w", ref.Digest, m.Digest, err)
 		}
@@ -533,6 +624,9 @@ func (s *SQL) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil
 	}
+	if err := s.markRemoved(ctx, tx, repoID, d); err != nil {
+		return nil, err
+	}
 	for _, ref := range refs {
 		kind := CandidateLink
 		if ref.Kind == RefManifest {
@@ -575,7 +669,7 @@ type querier interface {
 // manifestRefs lists what a manifest references, in a transaction or from
 // the read pool.
 func (s *SQL) manifestRefs(ctx context.Context, q querier, repoID int64, d digest.Digest) ([]Ref, error) {
-	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ? ORDER BY ref_digest`), repoID, d.String())
+	rows, err := q.QueryContext(ctx, s.d.rebind(`SELECT ref_digest, kind, absent FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ? ORDER BY ref_digest`), repoID, d.String())
 	if err != nil {
 		return nil, fmt.Errorf("references of %s: %w", d, err)
 	}
@@ -584,10 +678,11 @@ func (s *SQL) manifestRefs(ctx context.Context, q querier, repoID int64, d diges
 	for rows.Next() {
 		var r Ref
 		var dg string
-		if err := rows.Scan(&dg, &r.Kind); err != nil {
+		var absent int
+		if err := rows.Scan(&dg, &r.Kind, &absent); err != nil {
 			return nil, fmt.Errorf("references of %s: %w", d, err)
 		}
-		r.Digest = digest.Digest(dg)
+		r.Digest, r.Absent = digest.Digest(dg), absent == 1
 		refs = append(refs, r)
 	}
 	return refs, rows.Err()

@@ -31,6 +31,9 @@ const (
 	CodeRangeInvalid Code = "BLOB_UPLOAD_INVALID_RANGE"
 	// CodeTooLarge marks a body over a size limit (413).
 	CodeTooLarge Code = "SIZE_INVALID_TOO_LARGE"
+	// CodeTooManyTags marks a manifest push with more tag parameters than
+	// wharf sets at once, which the spec answers with 414.
+	CodeTooManyTags Code = "TAG_INVALID_TOO_MANY"
 )
 
 // Error is a failure the client caused or may see, with an OCI code.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -18,11 +19,26 @@ type ManifestInfo struct {
 	MediaType string
 	Payload   []byte
 	Subject   digest.Digest
+	// Tags are the tags a push pointed at the manifest.
+	Tags []string
 }
 
 // PutManifest validates payload and stores it under ref (a tag or a digest).
 // It returns the manifest's digest and its subject, if any.
 func (r *Registry) PutManifest(ctx context.Context, repo, ref, contentType string, payload []byte) (ManifestInfo, error) {
+	return r.PutManifestTags(ctx, repo, ref, nil, contentType, payload)
+}
+
+// MaxTagParams bounds the tags one manifest push may set through tag
+// parameters: they are all written in one transaction.
+const MaxTagParams = 100
+
+// PutManifestTags is PutManifest with the spec's tag parameters (PUT
+// /v2/<name>/manifests/<digest>?tag=a&tag=b): every tag in tags is pointed
+// at the manifest in the same transaction. Tags need a digest reference;
+// the manifest keeps that digest, whatever its algorithm, so each tag
+// resolves to it. ManifestInfo.Tags lists the tags set.
+func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags []string, contentType string, payload []byte) (ManifestInfo, error) {
 	if err := r.checkWrite(); err != nil {
 		return ManifestInfo{}, err
 	}
@@ -33,18 +49,57 @@ func (r *Registry) PutManifest(ctx context.Context, repo, ref, contentType strin
 	if err != nil {
 		return ManifestInfo{}, err
 	}
+	tags, err = tagParams(ref, tag, tags)
+	if err != nil {
+		return ManifestInfo{}, err
+	}
 	m, err := parseManifest(contentType, payload, d)
 	if err != nil {
 		return ManifestInfo{}, err
 	}
-	if err := r.meta.PutManifest(ctx, repo, m, tag); err != nil {
+	if err := r.checkPresentChildren(ctx, repo, m); err != nil {
+		return ManifestInfo{}, err
+	}
+	if !r.opts.RefuseSparse {
+		for i := range m.Refs {
+			m.Refs[i].Optional = true
+		}
+	}
+	if err := r.meta.PutManifestTags(ctx, repo, m, tags); err != nil {
 		var missing *meta.MissingRefsError
 		if errors.As(err, &missing) {
 			return ManifestInfo{}, missingRefsError(missing)
 		}
 		return ManifestInfo{}, wrap(err, "store manifest")
 	}
-	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject}, nil
+	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject, Tags: tags}, nil
+}
+
+// tagParams returns the tags a push sets: the tag reference, or the tag
+// parameters of a push by digest, validated and without duplicates.
+func tagParams(ref, tag string, params []string) ([]string, error) {
+	if len(params) == 0 {
+		if tag == "" {
+			return nil, nil
+		}
+		return []string{tag}, nil
+	}
+	if tag != "" {
+		return nil, errorf(CodeTagInvalid, "tag parameters need a digest reference, not tag %q", truncate(ref))
+	}
+	if len(params) > MaxTagParams {
+		return nil, errorf(CodeTooManyTags, "%d tag parameters; at most %d per request", len(params), MaxTagParams)
+	}
+	out := make([]string, 0, len(params))
+	for _, t := range params {
+		if err := ValidateTag(t); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // manifestIdentity returns the digest a pushed manifest is stored under and
@@ -221,4 +276,37 @@ func (r *Registry) Referrers(ctx context.Context, repo string, d digest.Digest, 
 	}
 	sort.Slice(idx.Manifests, func(i, j int) bool { return idx.Manifests[i].Digest < idx.Manifests[j].Digest })
 	return idx, nil
+}
+
+// checkPresentChildren checks each child manifest of an index that the
+// repository holds against the index's descriptor of it: same size, same
+// media type. A sparse index may leave children out, but one it lists
+// wrongly would fail every client that follows it. Content under a digest
+// never changes, so checking outside the store's transaction is safe.
+func (r *Registry) checkPresentChildren(ctx context.Context, repo string, m *meta.Manifest) error {
+	if !isIndexType(m.MediaType) {
+		return nil
+	}
+	var f struct {
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(m.Payload, &f); err != nil {
+		return errorf(CodeManifestInvalid, "index is not valid JSON: %v", err)
+	}
+	for i, c := range f.Manifests {
+		child, err := r.meta.GetManifest(ctx, repo, c.Digest)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return wrap(err, "look up child manifest %s", c.Digest)
+		}
+		if got := int64(len(child.Payload)); got != c.Size {
+			return errorf(CodeManifestInvalid, "manifests[%d]: descriptor size %d, but manifest %s has %d bytes", i, c.Size, c.Digest, got)
+		}
+		if c.MediaType != "" && c.MediaType != child.MediaType {
+			return errorf(CodeManifestInvalid, "manifests[%d]: descriptor media type %q, but manifest %s is %q", i, c.MediaType, c.Digest, child.MediaType)
+		}
+	}
+	return nil
 }

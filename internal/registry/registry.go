@@ -32,6 +32,11 @@ type Options struct {
 	// store instead of the blob store (storage.inline.maxsize); 0 keeps
 	// every blob in the blob store.
 	InlineMax int64
+	// RefuseSparse refuses manifests that reference blobs or child
+	// manifests the repository does not hold (validation.manifests.sparse
+	// false). By default such sparse manifests are accepted, and the
+	// content that is present is still checked against its descriptor.
+	RefuseSparse bool
 }
 
 // Registry implements the distribution API's operations.

@@ -44,6 +44,9 @@ type Report struct {
 	// Orphans are blob files no row refers to: left by a crash between
 	// writing bytes and recording them. Harmless, and not a problem.
 	Orphans []digest.Digest
+	// Sparse counts references to content a sparse manifest was pushed
+	// without and that is still absent: absent by design, not a problem.
+	Sparse int
 }
 
 // Run checks everything and calls onProblem for each failure found.
@@ -139,7 +142,7 @@ func checkManifests(ctx context.Context, md meta.Store, rep *Report, report func
 		}
 		for _, m := range page {
 			rep.Manifests++
-			if err := checkManifest(ctx, md, m, report); err != nil {
+			if err := checkManifest(ctx, md, m, rep, report); err != nil {
 				return err
 			}
 		}
@@ -151,7 +154,7 @@ func checkManifests(ctx context.Context, md meta.Store, rep *Report, report func
 	}
 }
 
-func checkManifest(ctx context.Context, md meta.Store, m meta.ManifestRecord, report func(Problem)) error {
+func checkManifest(ctx context.Context, md meta.Store, m meta.ManifestRecord, rep *Report, report func(Problem)) error {
 	if m.Digest.Algorithm().FromBytes(m.Payload) != m.Digest {
 		report(Problem{Kind: "manifest-corrupt", Repo: m.Repo, Digest: m.Digest, Detail: "stored bytes do not hash to the digest"})
 	}
@@ -165,6 +168,8 @@ func checkManifest(ctx context.Context, md meta.Store, m meta.ManifestRecord, re
 			_, err = md.RepoBlobSize(ctx, m.Repo, ref.Digest)
 		}
 		switch {
+		case errors.Is(err, meta.ErrNotFound) && ref.Absent:
+			rep.Sparse++
 		case errors.Is(err, meta.ErrNotFound):
 			report(Problem{Kind: "dangling-reference", Repo: m.Repo, Digest: m.Digest,
 				Detail: fmt.Sprintf("references %s %s, which the repository does not hold", what, ref.Digest)})

@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		KeepReferrers:   cfg.GC.KeepReferrers,
 		DisableRedirect: cfg.Storage.Redirect.Disable,
 		InlineMax:       cfg.Storage.Inline.MaxSize,
+		RefuseSparse:    !cfg.Validation.Manifests.Sparse,
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {

@@ -33,6 +33,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/wharf-registry/wharf/internal/registry"
 )
 
 // badWant is one acceptable answer: a status and the allowed OCI codes
@@ -79,6 +81,12 @@ func TestBadInput(t *testing.T) {
 	octet := ct("application/octet-stream")
 	get := func(u string) func(t *testing.T) whResp {
 		return func(t *testing.T) whResp { return whDo(t, http.MethodGet, u, nil, nil) }
+	}
+	// indexOf is an index listing the known manifest with the given
+	// descriptor media type and size.
+	indexOf := func(childType string, size int64) []byte {
+		return []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+			`{"mediaType":"` + childType + `","digest":"` + digest.String() + `","size":` + strconv.FormatInt(size, 10) + `}]}`)
 	}
 	putManifest := func(ref, mt string, body []byte) func(t *testing.T) whResp {
 		return func(t *testing.T) whResp { return whPutManifest(t, s, repo, ref, mt, body) }
@@ -240,16 +248,38 @@ func TestBadInput(t *testing.T) {
 		{"manifest schemaVersion 1", putManifest("broken", mediaType, manifestWith(func(m map[string]any) {
 			m["schemaVersion"] = 1
 		})), badErr(400, "MANIFEST_INVALID")},
-		{"manifest missing layer blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
+		// Sparse manifests are accepted by default (validation.manifests.sparse);
+		// TestSparseRefused covers the strict policy.
+		{"OK: sparse manifest missing layer blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
 			m["layers"].([]any)[0].(map[string]any)["digest"] = unknownDigest
-		})), badErr(400, "MANIFEST_BLOB_UNKNOWN")},
-		{"manifest missing config blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
+		})), []badWant{{201, nil}}},
+		{"OK: sparse manifest missing config blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
 			m["config"].(map[string]any)["digest"] = unknownDigest
-		})), badErr(400, "MANIFEST_BLOB_UNKNOWN")},
-		{"index with missing child", putManifest("missing", string(types.OCIImageIndex), []byte(`{"schemaVersion":2,`+
+		})), []badWant{{201, nil}}},
+		{"OK: sparse index with missing child", putManifest("missing", string(types.OCIImageIndex), []byte(`{"schemaVersion":2,`+
 			`"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":`+
 			`"application/vnd.oci.image.manifest.v1+json","digest":"`+unknownDigest+`","size":100}]}`)),
-			badErr(400, "MANIFEST_BLOB_UNKNOWN")},
+			[]badWant{{201, nil}}},
+		// A sparse index may leave children out, not describe present ones wrongly.
+		{"index with present child of wrong size", putManifest("wrongsize", string(types.OCIImageIndex),
+			indexOf(mediaType, int64(len(rawManifest))+1)), badErr(400, "MANIFEST_INVALID")},
+		{"index with present child of wrong media type", putManifest("wrongtype", string(types.OCIImageIndex),
+			indexOf(string(types.OCIManifestSchema1), int64(len(rawManifest)))), badErr(400, "MANIFEST_INVALID")},
+		{"OK: index with present child described right", putManifest("rightchild", string(types.OCIImageIndex),
+			indexOf(mediaType, int64(len(rawManifest)))), []badWant{{201, nil}}},
+		{"manifest with too many tag parameters", func(t *testing.T) whResp {
+			q := url.Values{"tag": nil}
+			for i := range registry.MaxTagParams + 1 {
+				q.Add("tag", "t"+strconv.Itoa(i))
+			}
+			return whDo(t, http.MethodPut, base+"/manifests/"+digest.String()+"?"+q.Encode(), ct(mediaType), rawManifest)
+		}, badErr(414, "TAG_INVALID")},
+		{"manifest tag parameter on a tag reference", func(t *testing.T) whResp {
+			return whDo(t, http.MethodPut, base+"/manifests/"+tag+"?tag=other", ct(mediaType), rawManifest)
+		}, badErr(400, "TAG_INVALID")},
+		{"manifest invalid tag parameter", func(t *testing.T) whResp {
+			return whDo(t, http.MethodPut, base+"/manifests/"+digest.String()+"?tag=ok&tag=-bad", ct(mediaType), rawManifest)
+		}, badErr(400, "TAG_INVALID")},
 		{"manifest unknown media type", putManifest("odd", "application/x-wharf-not-a-manifest", rawManifest),
 			badErr(400, "MANIFEST_INVALID")},
 		{"manifest Content-Type differs from mediaType", putManifest("odd", string(types.OCIManifestSchema1), rawManifest),

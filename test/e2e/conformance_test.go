@@ -43,9 +43,9 @@ const (
 // switch a check off or on (say OCI_API_MANIFESTS_TAG_PARAM=true) without
 // editing this file.
 //
-// Left at the suite's default (off), each producing no test case when off:
-//   - OCI_DATA_SPARSE: manifests whose descriptors were never pushed; wharf
-//     checks that every referenced blob and child manifest exists.
+// Left at the suite's default (off) here, and switched on by the
+// development profile (conformanceDevEnv):
+//   - OCI_DATA_SPARSE: manifests whose descriptors were never pushed.
 //   - OCI_API_MANIFESTS_TAG_PARAM: PUT by digest with ?tag= parameters, a
 //     feature of the spec's development branch, not of 1.1.
 var conformanceEnv = []string{
@@ -85,6 +85,25 @@ var conformanceEnv = []string{
 	"OCI_DATA_SHA512=true",
 }
 
+// conformanceDevEnv is the development profile: every switch of the
+// suite on, for the spec's development branch (tag parameters, sha512
+// tags) and sparse manifests, which wharf accepts by default.
+var conformanceDevEnv = append(slices.Clone(conformanceEnv),
+	"OCI_VERSION=dev",
+	"OCI_DATA_SPARSE=true",
+	"OCI_API_MANIFESTS_TAG_PARAM=true",
+)
+
+// conformanceProfiles are the suite's configurations TestOCIConformance
+// runs, each against a fresh server.
+var conformanceProfiles = []struct {
+	name string
+	env  []string
+}{
+	{"1.1", conformanceEnv},
+	{"dev", conformanceDevEnv},
+}
+
 // conformanceDropEnv are variables never passed to the suite from the
 // environment: the test owns the target and the output, and a filter makes the
 // suite stop before it writes its reports. The legacy OCI_ROOT_URL,
@@ -95,11 +114,12 @@ var conformanceDropEnv = []string{
 	"OCI_ROOT_URL", "OCI_NAMESPACE", "OCI_CROSSMOUNT_NAMESPACE",
 }
 
-// TestOCIConformance runs the OCI distribution-spec conformance suite against
-// a wharf with deletes enabled and fails unless every test case passed: no
+// TestOCIConformance runs the OCI distribution-spec conformance suite, in
+// each of conformanceProfiles, against a wharf with deletes enabled and the
+// embedded defaults otherwise, and fails unless every test case passed: no
 // failure, no error, nothing skipped or disabled. With OCI_RESULTS_OUT set, the
 // suite's junit.xml, report.html and results.yaml, and the server's log as
-// wharf.log, are copied there.
+// wharf.log, are copied to a directory per profile there.
 func TestOCIConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("conformance suite skipped in -short mode")
@@ -108,15 +128,22 @@ func TestOCIConformance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("conformance suite: %v", err)
 	}
+	for _, p := range conformanceProfiles {
+		t.Run(p.name, func(t *testing.T) { conformanceProfile(t, bin, p.name, p.env) })
+	}
+}
 
+// conformanceProfile runs the suite once with env against a fresh server.
+func conformanceProfile(t *testing.T, bin, profile string, env []string) {
 	srv := StartServer(t, ServerOptions{})
 	results := t.TempDir()
-	out, runErr := runConformance(t, bin, srv.Addr, results)
+	out, runErr := runConformanceProfile(t, bin, srv.Addr, results, env)
 	if err := os.WriteFile(filepath.Join(results, "wharf.log"), []byte(srv.Log.String()), 0o644); err != nil {
 		t.Errorf("save server log: %v", err)
 	}
 
 	if dst := os.Getenv("OCI_RESULTS_OUT"); dst != "" {
+		dst = filepath.Join(dst, profile)
 		if err := confCopyResults(results, dst); err != nil {
 			t.Errorf("copy conformance results to OCI_RESULTS_OUT: %v", err)
 		} else {
@@ -130,7 +157,7 @@ func TestOCIConformance(t *testing.T) {
 			runErr, err, confTail(out, 16<<10), confTail(srv.Log.String(), 8<<10))
 	}
 	sum := report.summary()
-	t.Logf("OCI conformance %s against wharf: %s", conformanceVersion, sum)
+	t.Logf("OCI conformance %s, profile %s, against wharf: %s", conformanceVersion, profile, sum)
 
 	if problems := sum.problems(); len(problems) > 0 {
 		t.Errorf("OCI conformance: %s\n%s\n%s\nserver log (tail):\n%s",
@@ -152,6 +179,12 @@ func TestOCIConformance(t *testing.T) {
 // so that no stray oci-conformance.yaml is picked up from the working
 // directory.
 func runConformance(t *testing.T, bin, addr, results string, extra ...string) (string, error) {
+	return runConformanceProfile(t, bin, addr, results, conformanceEnv, extra...)
+}
+
+// runConformanceProfile is runConformance with the suite's configuration
+// profile instead of conformanceEnv.
+func runConformanceProfile(t *testing.T, bin, addr, results string, profile []string, extra ...string) (string, error) {
 	env := []string{}
 	set := map[string]bool{}
 	for _, kv := range os.Environ() {
@@ -162,7 +195,7 @@ func runConformance(t *testing.T, bin, addr, results string, extra ...string) (s
 		set[name] = true
 		env = append(env, kv)
 	}
-	for _, kv := range conformanceEnv {
+	for _, kv := range profile {
 		name, _, _ := strings.Cut(kv, "=")
 		if set[name] {
 			t.Logf("conformance: %s taken from the environment", name)

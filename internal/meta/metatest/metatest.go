@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -67,6 +68,10 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"StaleUploads", testStaleUploads},
 		{"ConcurrentPushes", testConcurrentPushes},
 		{"ConcurrentAdvance", testConcurrentAdvance},
+		{"SparseRefs", testSparseRefs},
+		{"SparseContentArrivesLater", testSparseContentArrivesLater},
+		{"PutManifestTags", testPutManifestTags},
+		{"SparseNotLost", testSparseNotLost},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1177,4 +1182,199 @@ func testConcurrentAdvance(t *testing.T, s meta.Store) {
 func deleteManifest(s meta.Store, ctx context.Context, repo string, d digest.Digest) error {
 	_, err := s.DeleteManifest(ctx, repo, d, false)
 	return err
+}
+
+// optional marks every reference of m optional, as the registry does for
+// sparse manifests.
+func optional(m *meta.Manifest) *meta.Manifest {
+	for i := range m.Refs {
+		m.Refs[i].Optional = true
+	}
+	return m
+}
+
+// manifestRecord returns the Inspector's record of repo@d.
+func manifestRecord(t *testing.T, s meta.Store, repo string, d digest.Digest) meta.ManifestRecord {
+	t.Helper()
+	page, err := s.ManifestPage(t.Context(), 0, "", 1000)
+	if err != nil {
+		t.Fatalf("ManifestPage: %v", err)
+	}
+	for _, m := range page {
+		if m.Repo == repo && m.Digest == d {
+			return m
+		}
+	}
+	t.Fatalf("ManifestPage has no %s@%s", repo, d)
+	return meta.ManifestRecord{}
+}
+
+// testSparseRefs: optional references may be absent, required ones may
+// not, and the Inspector reads back which were absent at the push.
+func testSparseRefs(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	cfg := commitBlob(t, s, "sparse", "config", 1)
+	present := image("present", cfg)
+	put(t, s, "sparse", present, "")
+	absent := image("absent", cfg)
+	idx := optional(index("idx", present, absent))
+	put(t, s, "sparse", idx, "latest")
+	checkTag(t, s, "sparse", "latest", idx.Digest)
+	rec := manifestRecord(t, s, "sparse", idx.Digest)
+	got := map[digest.Digest]bool{}
+	for _, r := range rec.Refs {
+		got[r.Digest] = r.Absent
+	}
+	if want := map[digest.Digest]bool{present.Digest: false, absent.Digest: true}; !maps.Equal(got, want) {
+		t.Errorf("references read back (digest: absent) = %v, want %v", got, want)
+	}
+
+	// An image missing a layer, optional; a required reference still counts.
+	layer := blobDigest("never pushed")
+	put(t, s, "sparse", optional(image("layerless", cfg, layer)), "")
+	mixed := image("mixed", cfg, layer, blobDigest("also never pushed"))
+	mixed.Refs[1].Optional = true
+	checkMissing(t, s.PutManifest(ctx, "sparse", mixed, "mixed"),
+		meta.Ref{Digest: blobDigest("also never pushed"), Kind: meta.RefBlob})
+	checkNoManifest(t, s, "sparse", mixed.Digest)
+}
+
+// collectAll runs garbage-collection reviews with no grace period and
+// delete-untagged until nothing is due, and returns what they removed.
+func collectAll(t *testing.T, s meta.Store) []meta.Removal {
+	t.Helper()
+	ctx := t.Context()
+	var removed []meta.Removal
+	for round := 0; round < 10; round++ {
+		n := 0
+		err := s.GC(ctx, true, func(tx meta.GCTx) error {
+			cands, err := tx.Due(ctx, time.Now().Add(time.Hour), 64)
+			if err != nil {
+				return err
+			}
+			n = len(cands)
+			for _, c := range cands {
+				rs, err := tx.Review(ctx, c, meta.ReviewOptions{DeleteUntagged: true})
+				if err != nil {
+					return err
+				}
+				removed = append(removed, rs...)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("GC: %v", err)
+		}
+		if n == 0 {
+			return removed
+		}
+	}
+	t.Fatalf("GC still had candidates after 10 rounds")
+	return nil
+}
+
+// testSparseContentArrivesLater: a child manifest and a layer that a sparse
+// index and image were pushed without, pushed later and untagged, are kept
+// by the collector for as long as what references them is there.
+func testSparseContentArrivesLater(t *testing.T, s meta.Store) {
+	cfg := commitBlob(t, s, "late", "config", 1)
+	child := image("child", cfg)
+	put(t, s, "late", optional(index("idx", child)), "latest")
+	layer := blobDigest("late layer")
+	img := optional(image("img", cfg, layer))
+	put(t, s, "late", img, "img")
+	if rs := collectAll(t, s); len(rs) != 0 {
+		t.Errorf("collector removed %+v while only sparse references existed", rs)
+	}
+
+	put(t, s, "late", child, "")
+	commitBlob(t, s, "late", "late layer", 7)
+	if rs := collectAll(t, s); len(rs) != 0 {
+		t.Errorf("collector removed %+v, which sparse manifests reference", rs)
+	}
+	checkManifest(t, s, "late", child)
+	checkRepoBlob(t, s, "late", layer, 7)
+
+	// Once the index goes, so does the child.
+	if err := deleteManifest(s, t.Context(), "late", index("idx", child).Digest); err != nil {
+		t.Fatalf("DeleteManifest(index): %v", err)
+	}
+	rs := collectAll(t, s)
+	if !slices.ContainsFunc(rs, func(r meta.Removal) bool { return r.Kind == meta.CandidateManifest && r.Digest == child.Digest }) {
+		t.Errorf("collector removed %+v; want the child %s, no longer referenced", rs, child.Digest)
+	}
+	checkRepoBlob(t, s, "late", layer, 7)
+}
+
+// testPutManifestTags: several tags set in one push, moved from other
+// manifests, all resolving to the manifest.
+func testPutManifestTags(t *testing.T, s meta.Store) {
+	cfg := commitBlob(t, s, "multi-tag", "config", 1)
+	old, m := image("old", cfg), image("new", cfg)
+	put(t, s, "multi-tag", old, "b")
+	if err := s.PutManifestTags(t.Context(), "multi-tag", m, []string{"a", "b", "c"}); err != nil {
+		t.Fatalf("PutManifestTags: %v", err)
+	}
+	for _, tag := range []string{"a", "b", "c"} {
+		checkTag(t, s, "multi-tag", tag, m.Digest)
+	}
+	checkManifest(t, s, "multi-tag", old)
+	if err := s.PutManifestTags(t.Context(), "multi-tag", old, nil); err != nil {
+		t.Fatalf("PutManifestTags without tags: %v", err)
+	}
+	checkTag(t, s, "multi-tag", "b", m.Digest)
+}
+
+// forgetRemovals forgets every removal, as the collector does once they
+// are old enough.
+func forgetRemovals(t *testing.T, s meta.Store) {
+	t.Helper()
+	err := s.GC(t.Context(), true, func(tx meta.GCTx) error {
+		_, err := tx.ForgetRemovals(t.Context(), time.Now().Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ForgetRemovals: %v", err)
+	}
+}
+
+// testSparseNotLost: an optional reference to content the repository lost
+// lately (the collector removed its link, a DELETE removed the manifest or
+// the blob) is refused like a required one, until the removal is
+// forgotten or the content comes back.
+func testSparseNotLost(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	cfg := commitBlob(t, s, "lost", "config", 1)
+	put(t, s, "lost", image("keeps-config", cfg), "keep")
+	layer := commitBlob(t, s, "lost", "layer", 5)
+	collectAll(t, s) // the unreferenced layer's link goes
+	checkNoRepoBlob(t, s, "lost", layer)
+	img := optional(image("uses-layer", cfg, layer))
+	checkMissing(t, s.PutManifest(ctx, "lost", img, "v1"), meta.Ref{Digest: layer, Kind: meta.RefBlob, Optional: true})
+	// Elsewhere the layer was never lost: sparse there.
+	commitBlob(t, s, "other", "config", 1)
+	put(t, s, "other", optional(image("uses-layer", cfg, layer)), "v1")
+
+	// Deleted by a client, a blob and a manifest.
+	mounted := commitBlob(t, s, "lost", "deleted layer", 3)
+	if err := s.UnlinkBlob(ctx, "lost", mounted); err != nil {
+		t.Fatalf("UnlinkBlob: %v", err)
+	}
+	child := image("child", cfg)
+	put(t, s, "lost", child, "")
+	if err := deleteManifest(s, ctx, "lost", child.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	checkMissing(t, s.PutManifest(ctx, "lost", optional(image("uses-deleted", cfg, mounted)), ""),
+		meta.Ref{Digest: mounted, Kind: meta.RefBlob, Optional: true})
+	checkMissing(t, s.PutManifest(ctx, "lost", optional(index("over-deleted", child)), ""),
+		meta.Ref{Digest: child.Digest, Kind: meta.RefManifest, Optional: true})
+
+	// The child pushed again: present, the index is whole.
+	put(t, s, "lost", child, "")
+	put(t, s, "lost", optional(index("over-deleted", child)), "idx")
+	// The removals forgotten: sparse again.
+	forgetRemovals(t, s)
+	put(t, s, "lost", img, "v1")
+	put(t, s, "lost", optional(image("uses-deleted", cfg, mounted)), "v2")
 }
