@@ -44,12 +44,13 @@ type Validation struct {
 
 // ManifestValidation configures the checks on pushed manifests.
 type ManifestValidation struct {
-	// Sparse (wharf's own, default true) accepts manifests that reference
-	// blobs or child manifests the repository does not hold: an index
-	// mirrored for one platform, an image whose layers live elsewhere.
-	// Children that are present are still checked against the index.
-	// false refuses them with MANIFEST_BLOB_UNKNOWN.
-	Sparse bool `yaml:"sparse"`
+	// Sparse (wharf's own) says which references a pushed manifest may
+	// leave unsatisfied: "indexes" (the default) lets an index list
+	// children the repository does not hold (an index mirrored for one
+	// platform); "all" also lets an image reference blobs it does not hold,
+	// as the spec allows; "none" refuses both with MANIFEST_BLOB_UNKNOWN.
+	// Content that is present is checked against its descriptor always.
+	Sparse string `yaml:"sparse"`
 }
 
 // Health configures periodic checks whose results /debug/health serves on

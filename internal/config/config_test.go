@@ -151,9 +151,9 @@ func TestParseValues(t *testing.T) {
 			func(c *Config) (any, any) {
 				return [3]any{c.HTTP.ReadHeaderTimeout, c.HTTP.Prefix, c.HTTP.Host}, [3]any{3 * time.Second, "/", "https://r.example"}
 			}},
-		{"sparse manifests accepted by default", "", func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, true }},
-		{"sparse manifests refused", "validation:\n  manifests:\n    sparse: false\n",
-			func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, false }},
+		{"sparse indexes accepted by default", "", func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, SparseIndexes }},
+		{"sparse manifests refused", "validation:\n  manifests:\n    sparse: none\n",
+			func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, SparseNone }},
 		{"accesslog and redirect", "log:\n  accesslog:\n    disabled: true\nstorage:\n  redirect:\n    disable: true\n  readonly: {}\n",
 			func(c *Config) (any, any) {
 				return [2]any{c.Log.AccessLog.Disabled, c.Storage.Redirect.Disable}, [2]any{true, true}
@@ -204,8 +204,8 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) (any, any) { return c.HTTP.Secret, "a: b # c" }},
 		{"empty string", []string{"REGISTRY_HTTP_SECRET="},
 			func(c *Config) (any, any) { return c.HTTP.Secret, "" }},
-		{"sparse off", []string{"REGISTRY_VALIDATION_MANIFESTS_SPARSE=false"},
-			func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, false }},
+		{"sparse all", []string{"REGISTRY_VALIDATION_MANIFESTS_SPARSE=all"},
+			func(c *Config) (any, any) { return c.Validation.Manifests.Sparse, SparseAll }},
 		{"section as YAML", []string{"REGISTRY_LOG={level: warn, formatter: json}"},
 			func(c *Config) (any, any) { return [2]string{c.Log.Level, c.Log.Formatter}, [2]string{"warn", "json"} }},
 		{"section before its key", []string{"REGISTRY_LOG_LEVEL=error", "REGISTRY_LOG={level: warn}"},

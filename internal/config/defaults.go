@@ -35,9 +35,10 @@ func Default() *Config {
 			Interval:    time.Hour,
 			GracePeriod: 24 * time.Hour,
 		},
-		// Sparse manifests are the spec's to allow and what mirrors of
-		// one platform produce; refusing them is the opt-in.
-		Validation: Validation{Manifests: ManifestValidation{Sparse: true}},
+		// Sparse indexes are what mirrors of one platform produce; an image
+		// whose layers are missing cannot be pulled, so it is refused
+		// unless asked for.
+		Validation: Validation{Manifests: ManifestValidation{Sparse: SparseIndexes}},
 		HTTP: HTTP{
 			Addr:              ":5000",
 			ReadHeaderTimeout: 10 * time.Second,

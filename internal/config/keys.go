@@ -101,7 +101,7 @@ func distributionKeys() map[string]keyClass {
 		"proxy":                                  {Refused, untilMirror},
 		"compatibility":                          {Harmless, "schema1 manifests are refused by wharf, as by distribution v3"},
 		"compatibility.schema1.enabled":          {Refused, "wharf never accepts schema1 manifests; remove it"},
-		"validation":                             {Harmless, "wharf always validates manifests"},
+		"validation.enabled":                     {Harmless, "wharf always validates manifests"},
 		"validation.manifests.urls":              {Refused, "manifest URL validation is " + notYet},
 		"validation.manifests.indexes":           {Refused, "index platform rules are " + notYet},
 		"validation.disabled":                    {Refused, "wharf always validates manifests; remove it"},

@@ -59,6 +59,9 @@ func TestKeyClasses(t *testing.T) {
 			refused: "config: http.tls.ciphersuites (line 3): TLS_RSA_WITH_RC4_128_SHA is insecure"},
 		{name: "health implemented", yaml: "health:\n  storagedriver:\n    enabled: true\n", class: Implemented, key: "health.storagedriver.enabled"},
 		{name: "health http check needs a URL", yaml: "health:\n  http:\n    - uri: nowhere\n", refused: "config: health.http[0].uri"},
+		{name: "sparse policy", yaml: "validation:\n  manifests:\n    sparse: all\n", class: Implemented, key: "validation.manifests.sparse"},
+		{name: "sparse policy unknown", yaml: "validation:\n  manifests:\n    sparse: true\n",
+			refused: `config: validation.manifests.sparse (line 3): "true" is not one of none, indexes, all`},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

@@ -66,6 +66,11 @@ func (c *Config) Validate() error {
 	c.validateSecurity(add)
 	c.validateHonoured(add)
 	c.validateHealth(add)
+	switch c.Validation.Manifests.Sparse {
+	case SparseNone, SparseIndexes, SparseAll:
+	default:
+		add("validation.manifests.sparse", fmt.Errorf("%q is not one of none, indexes, all", c.Validation.Manifests.Sparse))
+	}
 	return errors.Join(errs...)
 }
 
@@ -151,3 +156,10 @@ func (c *Config) validateHealth(add func(key string, err error)) {
 		add(fmt.Sprintf("health.tcp[%d].addr", i), checkAddr(x.Addr))
 	}
 }
+
+// Values of validation.manifests.sparse.
+const (
+	SparseNone    = "none"
+	SparseIndexes = "indexes"
+	SparseAll     = "all"
+)

@@ -60,10 +60,8 @@ func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags [
 	if err := r.checkPresentChildren(ctx, repo, m); err != nil {
 		return ManifestInfo{}, err
 	}
-	if !r.opts.RefuseSparse {
-		for i := range m.Refs {
-			m.Refs[i].Optional = true
-		}
+	for i := range m.Refs {
+		m.Refs[i].Optional = r.opts.Sparse.allows(m.Refs[i].Kind)
 	}
 	if err := r.meta.PutManifestTags(ctx, repo, m, tags); err != nil {
 		var missing *meta.MissingRefsError

@@ -32,11 +32,37 @@ type Options struct {
 	// store instead of the blob store (storage.inline.maxsize); 0 keeps
 	// every blob in the blob store.
 	InlineMax int64
-	// RefuseSparse refuses manifests that reference blobs or child
-	// manifests the repository does not hold (validation.manifests.sparse
-	// false). By default such sparse manifests are accepted, and the
-	// content that is present is still checked against its descriptor.
-	RefuseSparse bool
+	// Sparse says which references of a pushed manifest may be missing
+	// from the repository (validation.manifests.sparse); content that is
+	// present is checked against its descriptor whatever it says.
+	Sparse SparsePolicy
+}
+
+// SparsePolicy is which references a manifest may push without.
+type SparsePolicy int
+
+// Sparse policies, from strict to lenient.
+const (
+	// SparseNone: every reference must be present.
+	SparseNone SparsePolicy = iota
+	// SparseIndexes: an index may list children the repository lacks;
+	// an image's blobs must be present, since an image missing one cannot
+	// be pulled.
+	SparseIndexes
+	// SparseAll: images may also reference blobs the repository lacks,
+	// as the spec allows.
+	SparseAll
+)
+
+// allows reports whether the policy lets a reference of kind k be missing.
+func (p SparsePolicy) allows(k meta.RefKind) bool {
+	switch k {
+	case meta.RefManifest:
+		return p >= SparseIndexes
+	case meta.RefBlob:
+		return p >= SparseAll
+	}
+	return false
 }
 
 // Registry implements the distribution API's operations.

@@ -44,9 +44,10 @@ func testIndex(children ...ocispec.Descriptor) []byte {
 }
 
 // TestPutManifestSparse pushes manifests referencing content the repository
-// does not hold, under both policies: accepted by default, refused with
-// MANIFEST_BLOB_UNKNOWN when sparse manifests are refused; an index child
-// that is present must match its descriptor under either.
+// does not hold, under each policy: an index's missing child is accepted
+// by default, an image's missing blob only under SparseAll, both refused
+// with MANIFEST_BLOB_UNKNOWN under SparseNone; an index child that is
+// present must match its descriptor under every policy.
 func TestPutManifestSparse(t *testing.T) {
 	const repo = "sparse/app"
 	missing := digest.FromString("never pushed")
@@ -54,32 +55,31 @@ func TestPutManifestSparse(t *testing.T) {
 		name string
 		// body builds the manifest to push; child is a stored image.
 		body       func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte
-		wantSparse Code // with the default policy; "" for success
-		wantStrict Code // with RefuseSparse
+		want map[SparsePolicy]Code // by policy; "" for success
 	}{
 		{"image missing a layer", func(t *testing.T, r *Registry, _ ocispec.Descriptor) []byte {
 			return testImage(t, r, repo, "layerless", missing)
-		}, "", CodeManifestBlobUnknown},
+		}, map[SparsePolicy]Code{SparseNone: CodeManifestBlobUnknown, SparseIndexes: CodeManifestBlobUnknown, SparseAll: ""}},
 		{"index missing a child", func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte {
 			return testIndex(child, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: missing, Size: 99})
-		}, "", CodeManifestBlobUnknown},
+		}, map[SparsePolicy]Code{SparseNone: CodeManifestBlobUnknown, SparseIndexes: "", SparseAll: ""}},
 		{"index of present children", func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte {
 			return testIndex(child)
-		}, "", ""},
+		}, map[SparsePolicy]Code{SparseNone: "", SparseIndexes: "", SparseAll: ""}},
 		{"present child of wrong size", func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte {
 			child.Size++
 			return testIndex(child, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: missing, Size: 99})
-		}, CodeManifestInvalid, CodeManifestInvalid},
+		}, map[SparsePolicy]Code{SparseNone: CodeManifestInvalid, SparseIndexes: CodeManifestInvalid, SparseAll: CodeManifestInvalid}},
 		{"present child of wrong media type", func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte {
 			child.MediaType = MediaTypeDockerManifest
 			return testIndex(child)
-		}, CodeManifestInvalid, CodeManifestInvalid},
+		}, map[SparsePolicy]Code{SparseNone: CodeManifestInvalid, SparseIndexes: CodeManifestInvalid, SparseAll: CodeManifestInvalid}},
 	}
 	for _, tt := range tests {
-		for _, strict := range []bool{false, true} {
-			t.Run(tt.name+"/refuse="+strconv.FormatBool(strict), func(t *testing.T) {
+		for _, policy := range []SparsePolicy{SparseNone, SparseIndexes, SparseAll} {
+			t.Run(tt.name+"/policy="+strconv.Itoa(int(policy)), func(t *testing.T) {
 				r, _ := newTestRegistry(t, 1<<10)
-				r.opts.RefuseSparse = strict
+				r.opts.Sparse = policy
 				img := testImage(t, r, repo, "child")
 				stored, err := r.PutManifest(t.Context(), repo, digest.FromBytes(img).String(), ocispec.MediaTypeImageManifest, img)
 				if err != nil {
@@ -87,10 +87,7 @@ func TestPutManifestSparse(t *testing.T) {
 				}
 				child := ocispec.Descriptor{MediaType: stored.MediaType, Digest: stored.Digest, Size: int64(len(img))}
 				body := tt.body(t, r, child)
-				want := tt.wantSparse
-				if strict {
-					want = tt.wantStrict
-				}
+				want := tt.want[policy]
 				_, err = r.PutManifest(t.Context(), repo, "v1", "", body)
 				if want == "" {
 					if err != nil {

@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		KeepReferrers:   cfg.GC.KeepReferrers,
 		DisableRedirect: cfg.Storage.Redirect.Disable,
 		InlineMax:       cfg.Storage.Inline.MaxSize,
-		RefuseSparse:    !cfg.Validation.Manifests.Sparse,
+		Sparse:          sparsePolicy(cfg.Validation.Manifests.Sparse),
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {
@@ -243,6 +243,18 @@ func (s *Server) gcLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// sparsePolicy maps validation.manifests.sparse (validated) onto the
+// registry's policy.
+func sparsePolicy(v string) registry.SparsePolicy {
+	switch v {
+	case config.SparseAll:
+		return registry.SparseAll
+	case config.SparseNone:
+		return registry.SparseNone
+	}
+	return registry.SparseIndexes
 }
 
 // protocols is what the listener speaks: HTTP/1.1 always, HTTP/2 over TLS

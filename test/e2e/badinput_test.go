@@ -248,14 +248,15 @@ func TestBadInput(t *testing.T) {
 		{"manifest schemaVersion 1", putManifest("broken", mediaType, manifestWith(func(m map[string]any) {
 			m["schemaVersion"] = 1
 		})), badErr(400, "MANIFEST_INVALID")},
-		// Sparse manifests are accepted by default (validation.manifests.sparse);
-		// TestSparseRefused covers the strict policy.
-		{"OK: sparse manifest missing layer blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
+		// Sparse indexes are accepted by default (validation.manifests.sparse:
+		// indexes), images missing blobs are not; TestSparseImage and
+		// TestSparseRefused cover the other policies.
+		{"manifest missing layer blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
 			m["layers"].([]any)[0].(map[string]any)["digest"] = unknownDigest
-		})), []badWant{{201, nil}}},
-		{"OK: sparse manifest missing config blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
+		})), badErr(400, "MANIFEST_BLOB_UNKNOWN")},
+		{"manifest missing config blob", putManifest("missing", mediaType, manifestWith(func(m map[string]any) {
 			m["config"].(map[string]any)["digest"] = unknownDigest
-		})), []badWant{{201, nil}}},
+		})), badErr(400, "MANIFEST_BLOB_UNKNOWN")},
 		{"OK: sparse index with missing child", putManifest("missing", string(types.OCIImageIndex), []byte(`{"schemaVersion":2,`+
 			`"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":`+
 			`"application/vnd.oci.image.manifest.v1+json","digest":"`+unknownDigest+`","size":100}]}`)),

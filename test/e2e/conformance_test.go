@@ -87,7 +87,9 @@ var conformanceEnv = []string{
 
 // conformanceDevEnv is the development profile: every switch of the
 // suite on, for the spec's development branch (tag parameters, sha512
-// tags) and sparse manifests, which wharf accepts by default.
+// tags) and sparse manifests. Its sparse data includes an image pushed
+// without one of its layers, which wharf accepts only when told to
+// (validation.manifests.sparse: all; the default takes sparse indexes).
 var conformanceDevEnv = append(slices.Clone(conformanceEnv),
 	"OCI_VERSION=dev",
 	"OCI_DATA_SPARSE=true",
@@ -97,11 +99,12 @@ var conformanceDevEnv = append(slices.Clone(conformanceEnv),
 // conformanceProfiles are the suite's configurations TestOCIConformance
 // runs, each against a fresh server.
 var conformanceProfiles = []struct {
-	name string
-	env  []string
+	name   string
+	env    []string
+	config string // extra wharf configuration
 }{
-	{"1.1", conformanceEnv},
-	{"dev", conformanceDevEnv},
+	{"1.1", conformanceEnv, ""},
+	{"dev", conformanceDevEnv, "validation:\n  manifests:\n    sparse: all\n"},
 }
 
 // conformanceDropEnv are variables never passed to the suite from the
@@ -129,13 +132,13 @@ func TestOCIConformance(t *testing.T) {
 		t.Fatalf("conformance suite: %v", err)
 	}
 	for _, p := range conformanceProfiles {
-		t.Run(p.name, func(t *testing.T) { conformanceProfile(t, bin, p.name, p.env) })
+		t.Run(p.name, func(t *testing.T) { conformanceProfile(t, bin, p.name, p.env, p.config) })
 	}
 }
 
 // conformanceProfile runs the suite once with env against a fresh server.
-func conformanceProfile(t *testing.T, bin, profile string, env []string) {
-	srv := StartServer(t, ServerOptions{})
+func conformanceProfile(t *testing.T, bin, profile string, env []string, config string) {
+	srv := StartServer(t, ServerOptions{ExtraConfig: config})
 	results := t.TempDir()
 	out, runErr := runConformanceProfile(t, bin, srv.Addr, results, env)
 	if err := os.WriteFile(filepath.Join(results, "wharf.log"), []byte(srv.Log.String()), 0o644); err != nil {

@@ -153,10 +153,19 @@ func TestSparseIndex(t *testing.T) {
 }
 
 // TestSparseImage pushes an image manifest whose last layer was never
-// pushed; the layer pushed afterwards is kept by the manifest through
-// garbage collection, and the image then pulls whole.
+// pushed, under validation.manifests.sparse: all; the layer pushed
+// afterwards is kept by the manifest through garbage collection, and the
+// image then pulls whole. Under the default policy the same push is
+// refused: an image missing a layer cannot be pulled.
 func TestSparseImage(t *testing.T) {
-	s := StartServer(t, ServerOptions{})
+	def := StartServer(t, ServerOptions{})
+	{
+		const repo = "sparse/image"
+		_, raw, mt := sparseImage(t, 4*inlineMax, 2)
+		r := whPutManifest(t, def, repo, "v1", mt, raw)
+		whExpectError(t, "image without its blobs under the default policy", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+	}
+	s := StartServer(t, ServerOptions{ExtraConfig: "validation:\n  manifests:\n    sparse: all\n"})
 	const repo = "sparse/image"
 	img, raw, mt := sparseImage(t, 4*inlineMax, 2)
 	layers, err := img.Layers()
@@ -183,34 +192,35 @@ func TestSparseImage(t *testing.T) {
 	}
 }
 
-// TestSparseRefused: with validation.manifests.sparse false, every
+// TestSparseRefused: with validation.manifests.sparse none, every
 // reference must be present, as before sparse manifests were accepted.
 func TestSparseRefused(t *testing.T) {
-	s := StartServer(t, ServerOptions{ExtraConfig: "validation:\n  manifests:\n    sparse: false\n"})
+	s := StartServer(t, ServerOptions{ExtraConfig: "validation:\n  manifests:\n    sparse: none\n"})
 	const repo = "strict/multi"
 	amd64, _, _ := sparseImage(t, 3000, 1)
 	arm64, _, _ := sparseImage(t, 3000, 1)
 	sparsePushByDigest(t, s, repo, amd64)
 	idx := sparseIndex(t, amd64, arm64)
 	r := whPutManifest(t, s, repo, "latest", string(types.OCIImageIndex), idx)
-	whExpectError(t, "sparse index under sparse: false", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+	whExpectError(t, "sparse index under sparse: none", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
 
 	_, raw, mt := sparseImage(t, 3000, 1)
 	r = whPutManifest(t, s, repo, "image", mt, raw)
-	whExpectError(t, "image without its blobs under sparse: false", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+	whExpectError(t, "image without its blobs under sparse: none", r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
 
 	sparsePushByDigest(t, s, repo, arm64)
 	if r := whPutManifest(t, s, repo, "latest", string(types.OCIImageIndex), idx); r.Status != http.StatusCreated {
-		t.Fatalf("PUT complete index under sparse: false: %s", r)
+		t.Fatalf("PUT complete index under sparse: none: %s", r)
 	}
 }
 
 // TestSparseNotLost: an image deleted and collected, pushed again as its
 // manifest alone (a client that skipped blobs it believed present), is
 // refused with MANIFEST_BLOB_UNKNOWN where the repository just lost them,
-// and accepted as sparse where it never had them.
+// and accepted as sparse where it never had them (under sparse: all, the
+// policy that lets images miss blobs at all).
 func TestSparseNotLost(t *testing.T) {
-	s := StartServer(t, ServerOptions{})
+	s := StartServer(t, ServerOptions{ExtraConfig: "validation:\n  manifests:\n    sparse: all\n"})
 	img, raw, mt := sparseImage(t, 4*inlineMax, 2)
 	d := whPush(t, s, "lost/app:v1", img)
 	if r := gcDelete(t, s, "lost/app/manifests/"+d.String()); r.Status != http.StatusAccepted {
