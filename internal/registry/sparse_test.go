@@ -54,7 +54,7 @@ func TestPutManifestSparse(t *testing.T) {
 	tests := []struct {
 		name string
 		// body builds the manifest to push; child is a stored image.
-		body       func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte
+		body func(t *testing.T, r *Registry, child ocispec.Descriptor) []byte
 		want map[SparsePolicy]Code // by policy; "" for success
 	}{
 		{"image missing a layer", func(t *testing.T, r *Registry, _ ocispec.Descriptor) []byte {
