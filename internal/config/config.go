@@ -39,11 +39,23 @@ type Config struct {
 
 // Validation configures what a pushed manifest must satisfy.
 type Validation struct {
+	// Disabled turns off the URL checks below (distribution's meaning:
+	// "disables the other options in this section").
+	Disabled  bool               `yaml:"disabled"`
 	Manifests ManifestValidation `yaml:"manifests"`
+}
+
+// ManifestURLs is which URLs the layers of a pushed manifest may name
+// (foreign and non-distributable layers): with Allow unset, none; else
+// those matching an Allow expression and no Deny expression.
+type ManifestURLs struct {
+	Allow []string `yaml:"allow,omitempty"`
+	Deny  []string `yaml:"deny,omitempty"`
 }
 
 // ManifestValidation configures the checks on pushed manifests.
 type ManifestValidation struct {
+	URLs ManifestURLs `yaml:"urls"`
 	// Sparse (wharf's own) says which references a pushed manifest may
 	// leave unsatisfied: "indexes" (the default) lets an index list
 	// children the repository does not hold (an index mirrored for one

@@ -102,9 +102,7 @@ func distributionKeys() map[string]keyClass {
 		"compatibility":                          {Harmless, "schema1 manifests are refused by wharf, as by distribution v3"},
 		"compatibility.schema1.enabled":          {Refused, "wharf never accepts schema1 manifests; remove it"},
 		"validation.enabled":                     {Harmless, "wharf always validates manifests"},
-		"validation.manifests.urls":              {Refused, "manifest URL validation is " + notYet},
 		"validation.manifests.indexes":           {Refused, "index platform rules are " + notYet},
-		"validation.disabled":                    {Refused, "wharf always validates manifests; remove it"},
 		"policy":                                 {Refused, "repository class policies are not implemented; restrict pushes with access rules instead"},
 		"catalog":                                {Harmless, "wharf pages the catalog itself (1,000 names by default, at most 10,000 per request)"},
 	}

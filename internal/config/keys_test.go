@@ -62,6 +62,9 @@ func TestKeyClasses(t *testing.T) {
 		{name: "sparse policy", yaml: "validation:\n  manifests:\n    sparse: all\n", class: Implemented, key: "validation.manifests.sparse"},
 		{name: "sparse policy unknown", yaml: "validation:\n  manifests:\n    sparse: true\n",
 			refused: `config: validation.manifests.sparse (line 3): "true" is not one of none, indexes, all`},
+		{name: "manifest URLs", yaml: "validation:\n  manifests:\n    urls:\n      allow: ['^https://']\n", class: Implemented, key: "validation.manifests.urls.allow"},
+		{name: "manifest URL pattern broken", yaml: "validation:\n  manifests:\n    urls:\n      deny: ['(']\n", refused: "config: validation.manifests.urls.deny (line 4)"},
+		{name: "validation.enabled harmless", yaml: "validation:\n  enabled: true\n", warning: "config: validation.enabled is not needed by wharf", class: Harmless, key: "validation.enabled"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

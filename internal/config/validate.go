@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -66,6 +67,19 @@ func (c *Config) Validate() error {
 	c.validateSecurity(add)
 	c.validateHonoured(add)
 	c.validateHealth(add)
+	for _, list := range []struct {
+		key   string
+		exprs []string
+	}{
+		{"validation.manifests.urls.allow", c.Validation.Manifests.URLs.Allow},
+		{"validation.manifests.urls.deny", c.Validation.Manifests.URLs.Deny},
+	} {
+		for _, e := range list.exprs {
+			if _, err := regexp.Compile(e); err != nil {
+				add(list.key, err)
+			}
+		}
+	}
 	switch c.Validation.Manifests.Sparse {
 	case SparseNone, SparseIndexes, SparseAll:
 	default:

@@ -57,6 +57,9 @@ func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags [
 	if err != nil {
 		return ManifestInfo{}, err
 	}
+	if err := r.opts.URLs.check(layerURLs(payload)); err != nil {
+		return ManifestInfo{}, err
+	}
 	if err := r.checkPresentChildren(ctx, repo, m); err != nil {
 		return ManifestInfo{}, err
 	}

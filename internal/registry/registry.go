@@ -36,6 +36,8 @@ type Options struct {
 	// from the repository (validation.manifests.sparse); content that is
 	// present is checked against its descriptor whatever it says.
 	Sparse SparsePolicy
+	// URLs is which URLs manifests' layers may name.
+	URLs URLPolicy
 }
 
 // SparsePolicy is which references a manifest may push without.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,6 +101,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		DisableRedirect: cfg.Storage.Redirect.Disable,
 		InlineMax:       cfg.Storage.Inline.MaxSize,
 		Sparse:          sparsePolicy(cfg.Validation.Manifests.Sparse),
+		URLs:            urlPolicy(cfg.Validation),
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {
@@ -255,6 +257,18 @@ func sparsePolicy(v string) registry.SparsePolicy {
 		return registry.SparseNone
 	}
 	return registry.SparseIndexes
+}
+
+// urlPolicy compiles validation.manifests.urls (validated).
+func urlPolicy(v config.Validation) registry.URLPolicy {
+	p := registry.URLPolicy{Disabled: v.Disabled}
+	for _, e := range v.Manifests.URLs.Allow {
+		p.Allow = append(p.Allow, regexp.MustCompile(e))
+	}
+	for _, e := range v.Manifests.URLs.Deny {
+		p.Deny = append(p.Deny, regexp.MustCompile(e))
+	}
+	return p
 }
 
 // protocols is what the listener speaks: HTTP/1.1 always, HTTP/2 over TLS
