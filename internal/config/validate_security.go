@@ -42,4 +42,7 @@ func (c *Config) validateSecurity(add func(key string, err error)) {
 	default:
 		add("http.tls.minimumtls", fmt.Errorf("%q is not tls1.2 or tls1.3", t.MinimumTLS))
 	}
+	if t.LetsEncrypt != nil {
+		validateLetsEncrypt(t, add)
+	}
 }
