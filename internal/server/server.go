@@ -37,6 +37,9 @@ type Server struct {
 	gc      *gc.Collector
 	metrics *metrics.Metrics
 	debug   *http.Server // nil unless http.debug.addr is set
+	// acmeHTTP answers HTTP-01 challenges; nil unless
+	// http.tls.letsencrypt.httpaddr is set.
+	acmeHTTP *http.Server
 }
 
 // debugServer serves Prometheus metrics (when enabled) and pprof on
@@ -101,7 +104,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	tlsCfg, err := tlsConfig(cfg.HTTP.TLS)
+	tlsCfg, acmeHTTP, err := tlsSetup(cfg.HTTP.TLS, log)
 	if err != nil {
 		md.Close()
 		return nil, err
@@ -120,7 +123,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, debug: debugServer(cfg.HTTP.Debug, promReg)}, nil
+		metrics: m, debug: debugServer(cfg.HTTP.Debug, promReg), acmeHTTP: acmeHTTP}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -145,6 +148,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.serveDebug()
 		defer s.debug.Close()
 	}
+	stopACME, err := s.startACMEHTTP()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopACME()
 
 	errc := make(chan error, 1)
 	go func() {
