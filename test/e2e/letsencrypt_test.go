@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,5 +296,44 @@ func leCheckHTTPRedirect(t *testing.T, httpAddr string) {
 	resp.Body.Close()
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "https://"+leHost+"/v2/" {
 		t.Errorf("GET /v2/ on the HTTP-01 listener: %d to %q, want 302 to https://%s/v2/", resp.StatusCode, loc, leHost)
+	}
+}
+
+// TestLetsEncryptRefused: a letsencrypt section that cannot give wharf a
+// certificate stops `wharf serve` with exit status 1 and names the key,
+// instead of serving plain HTTP or failing every handshake later.
+func TestLetsEncryptRefused(t *testing.T) {
+	oldCache := auWrite(t, "letsencrypt.cache", []byte("{}")) // distribution 2's single-file cache
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "acme")
+	tests := []struct {
+		name, section, want string
+	}{
+		{"no cachefile", "      hosts: [registry.example.com]\n", "http.tls.letsencrypt.cachefile: must be set"},
+		{"no hosts", "      cachefile: " + dir + "\n", "http.tls.letsencrypt.hosts: must list"},
+		{"cachefile is a file", "      cachefile: " + oldCache + "\n      hosts: [registry.example.com]\n", "distribution 2's cache format"},
+		{"with a certificate", "      cachefile: " + dir + "\n      hosts: [registry.example.com]\n    certificate: /c.pem\n    key: /k.pem\n", "not both"},
+		{"httpaddr in use", "      cachefile: " + dir + "\n      hosts: [registry.example.com]\n      httpaddr: " + busy.Addr().String() + "\n", "http.tls.letsencrypt.httpaddr: listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := auWrite(t, "config.yml", []byte(fmt.Sprintf(`version: 0.1
+storage:
+  filesystem:
+    rootdirectory: %s
+http:
+  addr: %s
+  tls:
+    letsencrypt:
+%s`, t.TempDir(), freeAddr(t), tt.section)))
+			code, out := auRunServeFails(t, cfg)
+			if code != 1 || !strings.Contains(out, tt.want) {
+				t.Errorf("wharf serve exit %d, want 1 with %q; output:\n%s", code, tt.want, out)
+			}
+		})
 	}
 }
