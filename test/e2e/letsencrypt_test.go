@@ -205,9 +205,9 @@ func TestLetsEncryptPebble(t *testing.T) {
 		{"tls-alpn-01", false},
 		{"http-01", true},
 	}
+	bins := testenv.Pebble(t, lePebbleHow)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bins := testenv.Pebble(t, lePebbleHow)
 			// wharf, a closed port, wharf's HTTP-01 listener, then pebble's.
 			a := leAddrs(t, 7)
 			wharfAddr, closed := a[0], a[1]
