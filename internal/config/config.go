@@ -298,6 +298,9 @@ type TLS struct {
 	// CipherSuites limits TLS 1.2's cipher suites, by Go's (IANA) names;
 	// empty: Go's defaults. TLS 1.3's suites are not configurable.
 	CipherSuites []string `yaml:"ciphersuites,omitempty"`
+	// LetsEncrypt gets certificates from an ACME CA instead of the
+	// certificate and key files.
+	LetsEncrypt *LetsEncrypt `yaml:"letsencrypt"`
 }
 
 // clientAuthMode maps a value of http.tls.clientauth to Go's mode.
@@ -333,6 +336,23 @@ func (t TLS) CipherSuiteIDs() []uint16 {
 		}
 	}
 	return ids
+}
+
+// LetsEncrypt is distribution's http.tls.letsencrypt: certificates for
+// Hosts from an ACME CA (Let's Encrypt unless DirectoryURL says otherwise),
+// proven with the TLS-ALPN-01 challenge on the registry's own listener, as
+// distribution does, so the CA must reach http.addr on port 443.
+type LetsEncrypt struct {
+	// CacheFile is a directory despite its name, as in distribution 3:
+	// the account key and certificates are kept there across restarts.
+	CacheFile    string   `yaml:"cachefile"`
+	Email        string   `yaml:"email"`
+	Hosts        []string `yaml:"hosts"`
+	DirectoryURL string   `yaml:"directoryurl"`
+	// HTTPAddr (a wharf addition) also answers the HTTP-01 challenge on
+	// this address, which the CA reaches on port 80; other requests there
+	// are redirected to https. Distribution has no HTTP-01 listener.
+	HTTPAddr string `yaml:"httpaddr"`
 }
 
 // Auth selects how clients log in: htpasswd (basic auth, or with

@@ -95,7 +95,7 @@ func distributionKeys() map[string]keyClass {
 		"http.secret":                            {Harmless, "wharf keeps upload state in its database, so there is nothing to sign"},
 		"http.host":                              {Harmless, "wharf's Location headers are relative to the request, which stays right behind any proxy"},
 		"http.relativeurls":                      {Harmless, "wharf's Location headers are always relative"},
-		"http.tls.letsencrypt":                   {Refused, "automatic certificates are not implemented yet; use http.tls.certificate and key"},
+		"http.letsencrypt":                       {Refused, "distribution reads Let's Encrypt settings under http.tls.letsencrypt; move the section there"},
 		"notifications":                          {Harmless, "only endpoints would send anything"},
 		"notifications.endpoints":                {Refused, untilWebhooks},
 		"proxy":                                  {Refused, untilMirror},

@@ -65,6 +65,8 @@ func TestKeyClasses(t *testing.T) {
 		{name: "manifest URLs", yaml: "validation:\n  manifests:\n    urls:\n      allow: ['^https://']\n", class: Implemented, key: "validation.manifests.urls.allow"},
 		{name: "manifest URL pattern broken", yaml: "validation:\n  manifests:\n    urls:\n      deny: ['(']\n", refused: "config: validation.manifests.urls.deny (line 4)"},
 		{name: "validation.enabled harmless", yaml: "validation:\n  enabled: true\n", warning: "config: validation.enabled is not needed by wharf", class: Harmless, key: "validation.enabled"},
+		{name: "letsencrypt in the wrong place", yaml: "http:\n  letsencrypt:\n    cachefile: /c\n",
+			refused: "config: http.letsencrypt (line 2): refused: distribution reads Let's Encrypt settings under http.tls.letsencrypt"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,9 @@ func (c *Config) validateSecurity(add func(key string, err error)) {
 	default:
 		add("http.tls.minimumtls", fmt.Errorf("%q is not tls1.2 or tls1.3", t.MinimumTLS))
 	}
+	if t.LetsEncrypt != nil {
+		validateLetsEncrypt(t, add)
+	}
 }
 
 // validHeaderName reports whether name is an HTTP field name (RFC 9110 token).

@@ -64,6 +64,28 @@ func TestValidate(t *testing.T) {
 		{"tls certificate alone", func(c *Config) { c.HTTP.TLS.Certificate = "/c" }, "http.tls"},
 		{"tls 1.3", func(c *Config) { c.HTTP.TLS.MinimumTLS = "tls1.3" }, ""},
 		{"tls 1.1", func(c *Config) { c.HTTP.TLS.MinimumTLS = "tls1.1" }, "http.tls.minimumtls"},
+		{"letsencrypt", func(c *Config) { c.HTTP.TLS.LetsEncrypt = okLE() }, ""},
+		{"letsencrypt with http-01 and own CA", func(c *Config) {
+			c.HTTP.TLS.LetsEncrypt = okLE()
+			c.HTTP.TLS.LetsEncrypt.HTTPAddr = ":80"
+			c.HTTP.TLS.LetsEncrypt.DirectoryURL = "https://127.0.0.1:14000/dir"
+		}, ""},
+		{"letsencrypt and certificate", func(c *Config) {
+			c.HTTP.TLS.LetsEncrypt = okLE()
+			c.HTTP.TLS.Certificate, c.HTTP.TLS.Key = "/c", "/k"
+		}, "http.tls.letsencrypt"},
+		{"letsencrypt no cachefile", func(c *Config) { c.HTTP.TLS.LetsEncrypt = okLE(); c.HTTP.TLS.LetsEncrypt.CacheFile = "" }, "http.tls.letsencrypt.cachefile"},
+		{"letsencrypt no hosts", func(c *Config) { c.HTTP.TLS.LetsEncrypt = okLE(); c.HTTP.TLS.LetsEncrypt.Hosts = nil }, "http.tls.letsencrypt.hosts"},
+		{"letsencrypt host with port", func(c *Config) {
+			c.HTTP.TLS.LetsEncrypt = okLE()
+			c.HTTP.TLS.LetsEncrypt.Hosts = []string{"r.example.com:443"}
+		}, "http.tls.letsencrypt.hosts[0]"},
+		{"letsencrypt host without dot", func(c *Config) { c.HTTP.TLS.LetsEncrypt = okLE(); c.HTTP.TLS.LetsEncrypt.Hosts = []string{"registry"} }, "http.tls.letsencrypt.hosts[0]"},
+		{"letsencrypt directory over http", func(c *Config) {
+			c.HTTP.TLS.LetsEncrypt = okLE()
+			c.HTTP.TLS.LetsEncrypt.DirectoryURL = "http://acme.example.com/dir"
+		}, "http.tls.letsencrypt.directoryurl"},
+		{"letsencrypt httpaddr without port", func(c *Config) { c.HTTP.TLS.LetsEncrypt = okLE(); c.HTTP.TLS.LetsEncrypt.HTTPAddr = "0.0.0.0" }, "http.tls.letsencrypt.httpaddr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,4 +186,9 @@ func TestKeyNearLine(t *testing.T) {
 			t.Errorf("keyNearLine(%d) = %q, want %q", tt.line, got, tt.want)
 		}
 	}
+}
+
+// okLE is a valid http.tls.letsencrypt section.
+func okLE() *LetsEncrypt {
+	return &LetsEncrypt{CacheFile: "/var/lib/wharf/acme", Email: "ops@example.com", Hosts: []string{"registry.example.com"}}
 }

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/config"
 )
@@ -107,16 +110,24 @@ func externalToken(g *auth.Guard, t *config.TokenAuth) error {
 	return nil
 }
 
-// tlsConfig builds the listener's TLS settings; nil when http.tls is unset.
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	if t.Certificate == "" && t.Key == "" {
+// tlsConfig builds the listener's TLS settings, with certificates from m
+// when http.tls.letsencrypt is set; nil when http.tls is unset.
+func tlsConfig(t config.TLS, m *autocert.Manager) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case m != nil:
+		c.GetCertificate = m.GetCertificate
+		// The CA's TLS-ALPN-01 probe asks for acme-tls/1 only.
+		c.NextProtos = []string{"h2", "http/1.1", acme.ALPNProto}
+	case t.Certificate != "" || t.Key != "":
+		cert, err := tls.LoadX509KeyPair(t.Certificate, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	default:
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(t.Certificate, t.Key)
-	if err != nil {
-		return nil, fmt.Errorf("http.tls: %w", err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	c.CipherSuites = t.CipherSuiteIDs()
 	if t.MinimumTLS == "tls1.3" {
 		c.MinVersion = tls.VersionTLS13

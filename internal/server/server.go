@@ -40,6 +40,9 @@ type Server struct {
 	metrics *metrics.Metrics
 	health  *health.Checker
 	debug   *http.Server // nil unless http.debug.addr is set
+	// acmeHTTP answers HTTP-01 challenges; nil unless
+	// http.tls.letsencrypt.httpaddr is set.
+	acmeHTTP *http.Server
 }
 
 // debugServer serves Prometheus metrics (when enabled) and pprof on
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	tlsCfg, err := tlsConfig(cfg.HTTP.TLS)
+	tlsCfg, acmeHTTP, err := tlsSetup(cfg.HTTP.TLS, log)
 	if err != nil {
 		md.Close()
 		return nil, err
@@ -129,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks)}, nil
+		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -155,6 +158,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.serveDebug()
 		defer s.debug.Close()
 	}
+	stopACME, err := s.startACMEHTTP()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopACME()
 
 	errc := make(chan error, 1)
 	go func() {

@@ -1,5 +1,5 @@
 // Package testenv finds the outside services the test suites need (a
-// PostgreSQL server, an S3 server), which scripts/test-services.sh starts
+// PostgreSQL server, an S3 server, the pebble ACME server), which scripts/test-services.sh starts
 // and announces in WHARF_TEST_* variables, and makes fresh databases on
 // them. Without a service a test skips, saying how to run it; with CI set it
 // fails instead, so a CI run never skips one silently.
@@ -113,4 +113,17 @@ func WithDatabase(dsn, name string) (string, error) {
 		return u.String(), nil
 	}
 	return dsn + " dbname=" + name, nil // keyword=value: the last one wins
+}
+
+// PebbleBins are the binaries of Let's Encrypt's test ACME server and its
+// DNS companion, which the tests start themselves.
+type PebbleBins struct {
+	Pebble, ChallTestSrv string
+}
+
+// Pebble returns the pebble binaries.
+func Pebble(t testing.TB, how string) PebbleBins {
+	t.Helper()
+	v := Need(t, how, "WHARF_TEST_PEBBLE", "WHARF_TEST_PEBBLE_CHALLTESTSRV")
+	return PebbleBins{Pebble: v[0], ChallTestSrv: v[1]}
 }

@@ -87,6 +87,7 @@ type auServerConfig struct {
 	// Client checks readiness (and TLS trust); nil: plain HTTP.
 	Client *http.Client
 	Scheme string // "http" (default) or "https"
+	Addr   string // host:port to listen on; empty: a free loopback port
 }
 
 // auServe starts `wharf serve` with cfg on a free loopback port, logging at
@@ -96,7 +97,10 @@ type auServerConfig struct {
 func auServe(t testing.TB, cfg auServerConfig) *Server {
 	t.Helper()
 	root := t.TempDir()
-	s := &Server{t: t, Root: root, Addr: freeAddr(t)}
+	s := &Server{t: t, Root: root, Addr: cfg.Addr}
+	if s.Addr == "" {
+		s.Addr = freeAddr(t)
+	}
 	scheme := cfg.Scheme
 	if scheme == "" {
 		scheme = "http"
