@@ -225,8 +225,11 @@ func (d *decoder) judge(k, val *yaml.Node, path, where string) (bool, error) {
 	switch {
 	case !ok:
 		return false, nil
+	case c.class == Refused && c.asksSame(resolveAlias(val)):
+		d.note(path, keyClass{class: Harmless, why: "what wharf does anyway"})
+		d.warn("%s asks for what wharf does anyway; ignored%s", path, where)
 	case c.class == Refused || asksNothing(val):
-		d.note(path, keyClass{Harmless, "set to nothing"})
+		d.note(path, keyClass{class: Harmless, why: "set to nothing"})
 		d.warn("%s is set to nothing; ignored%s", path, where)
 	default:
 		d.note(path, c)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -41,6 +42,9 @@ func (c Class) String() string {
 type keyClass struct {
 	class Class
 	why   string
+	// same lists values of a refused key that ask for what wharf does
+	// anyway (http.net: tcp), so they are accepted with a warning.
+	same []string
 }
 
 // distributionKeys classifies every key of distribution's configuration
@@ -63,48 +67,48 @@ func distributionKeys() map[string]keyClass {
 		notYet        = "not implemented yet; remove it or wait for it"
 	)
 	return map[string]keyClass{
-		"loglevel":                               {Harmless, "deprecated in distribution; wharf reads log.level"},
-		"log.hooks":                              {Harmless, "mail hooks are not built in; alert from your log collector instead"},
-		"log.reportcaller":                       {Harmless, "wharf's log lines carry the request id instead of the caller"},
-		"reporting":                              {Harmless, noReporting},
-		"redis":                                  {Harmless, "distribution caches blob descriptors in Redis; " + notCache},
-		"storage.cache":                          {Harmless, notCache},
-		"storage.tag":                            {Harmless, "tag lookups are single database queries; there is nothing to limit"},
-		"storage.inmemory":                       {Refused, "keeps images in memory only and loses them on restart; use storage.filesystem (on a tmpfs for tests)"},
-		"storage.azure":                          {Refused, storageDriver},
-		"storage.gcs":                            {Refused, storageDriver},
-		"storage.swift":                          {Refused, storageDriver},
-		"storage.oss":                            {Refused, storageDriver + "; Alibaba OSS speaks S3: use storage.s3 with its regionendpoint"},
-		"storage.filesystem.maxthreads":          {Harmless, "wharf bounds filesystem work by its requests, not a thread pool"},
-		"storage.s3.v4auth":                      {Harmless, "wharf always signs with AWS Signature Version 4"},
-		"storage.s3.accelerate":                  {Harmless, "wharf talks to the regional endpoint; S3 Transfer Acceleration is not used"},
-		"storage.s3.usedualstack":                {Harmless, "the endpoint's DNS decides IPv4 or IPv6"},
-		"storage.s3.loglevel":                    {Harmless, "wharf logs failed S3 requests itself"},
-		"storage.s3.multipartcopychunksize":      {Harmless, s3Tuning},
-		"storage.s3.multipartcopymaxconcurrency": {Harmless, s3Tuning},
-		"storage.s3.multipartcopythresholdsize":  {Harmless, s3Tuning},
-		"storage.s3.encrypt":                     {Refused, "server-side encryption is not requested by wharf; enable default encryption on the bucket instead"},
-		"storage.s3.keyid":                       {Refused, "KMS keys are not passed by wharf; set the bucket's default encryption key instead"},
-		"storage.s3.objectacl":                   {Refused, "wharf's objects take the bucket's default ACL; set it on the bucket instead"},
-		"storage.s3.sessiontoken":                {Refused, "temporary credentials are read from AWS_SESSION_TOKEN, not the config"},
-		"auth.silly":                             {Refused, "silly auth lets any client in; use auth.htpasswd"},
-		"auth.token.autoredirect":                {Harmless, "wharf announces auth.token.realm as configured"},
-		"auth.token.signingalgorithms":           {Refused, "wharf accepts the RS, ES, PS and EdDSA families; remove the list or wait for it to be supported"},
-		"middleware":                             {Refused, noMiddleware},
-		"http.net":                               {Refused, "wharf listens on TCP only; remove http.net or set it to tcp"},
-		"http.secret":                            {Harmless, "wharf keeps upload state in its database, so there is nothing to sign"},
-		"http.host":                              {Harmless, "wharf's Location headers are relative to the request, which stays right behind any proxy"},
-		"http.relativeurls":                      {Harmless, "wharf's Location headers are always relative"},
-		"http.letsencrypt":                       {Refused, "distribution reads Let's Encrypt settings under http.tls.letsencrypt; move the section there"},
-		"notifications":                          {Harmless, "only endpoints would send anything"},
-		"notifications.endpoints":                {Refused, untilWebhooks},
-		"proxy":                                  {Refused, untilMirror},
-		"compatibility":                          {Harmless, "schema1 manifests are refused by wharf, as by distribution v3"},
-		"compatibility.schema1.enabled":          {Refused, "wharf never accepts schema1 manifests; remove it"},
-		"validation.enabled":                     {Harmless, "wharf always validates manifests"},
-		"validation.manifests.indexes":           {Refused, "index platform rules are " + notYet},
-		"policy":                                 {Refused, "repository class policies are not implemented; restrict pushes with access rules instead"},
-		"catalog":                                {Harmless, "wharf pages the catalog itself (1,000 names by default, at most 10,000 per request)"},
+		"loglevel":                               {class: Harmless, why: "deprecated in distribution; wharf reads log.level"},
+		"log.hooks":                              {class: Harmless, why: "mail hooks are not built in; alert from your log collector instead"},
+		"log.reportcaller":                       {class: Harmless, why: "wharf's log lines carry the request id instead of the caller"},
+		"reporting":                              {class: Harmless, why: noReporting},
+		"redis":                                  {class: Harmless, why: "distribution caches blob descriptors in Redis; " + notCache},
+		"storage.cache":                          {class: Harmless, why: notCache},
+		"storage.tag":                            {class: Harmless, why: "tag lookups are single database queries; there is nothing to limit"},
+		"storage.inmemory":                       {class: Refused, why: "keeps images in memory only and loses them on restart; use storage.filesystem (on a tmpfs for tests)"},
+		"storage.azure":                          {class: Refused, why: storageDriver},
+		"storage.gcs":                            {class: Refused, why: storageDriver},
+		"storage.swift":                          {class: Refused, why: storageDriver},
+		"storage.oss":                            {class: Refused, why: storageDriver + "; Alibaba OSS speaks S3: use storage.s3 with its regionendpoint"},
+		"storage.filesystem.maxthreads":          {class: Harmless, why: "wharf bounds filesystem work by its requests, not a thread pool"},
+		"storage.s3.v4auth":                      {class: Harmless, why: "wharf always signs with AWS Signature Version 4"},
+		"storage.s3.accelerate":                  {class: Harmless, why: "wharf talks to the regional endpoint; S3 Transfer Acceleration is not used"},
+		"storage.s3.usedualstack":                {class: Harmless, why: "the endpoint's DNS decides IPv4 or IPv6"},
+		"storage.s3.loglevel":                    {class: Harmless, why: "wharf logs failed S3 requests itself"},
+		"storage.s3.multipartcopychunksize":      {class: Harmless, why: s3Tuning},
+		"storage.s3.multipartcopymaxconcurrency": {class: Harmless, why: s3Tuning},
+		"storage.s3.multipartcopythresholdsize":  {class: Harmless, why: s3Tuning},
+		"storage.s3.encrypt":                     {class: Refused, why: "server-side encryption is not requested by wharf; enable default encryption on the bucket instead"},
+		"storage.s3.keyid":                       {class: Refused, why: "KMS keys are not passed by wharf; set the bucket's default encryption key instead"},
+		"storage.s3.objectacl":                   {class: Refused, why: "wharf's objects take the bucket's default ACL; set it on the bucket instead", same: []string{"private"}},
+		"storage.s3.sessiontoken":                {class: Refused, why: "temporary credentials are read from AWS_SESSION_TOKEN, not the config"},
+		"auth.silly":                             {class: Refused, why: "silly auth lets any client in; use auth.htpasswd"},
+		"auth.token.autoredirect":                {class: Harmless, why: "wharf announces auth.token.realm as configured"},
+		"auth.token.signingalgorithms":           {class: Refused, why: "wharf accepts the RS, ES, PS and EdDSA families; remove the list or wait for it to be supported"},
+		"middleware":                             {class: Refused, why: noMiddleware},
+		"http.net":                               {class: Refused, why: "wharf listens on TCP only; remove http.net or set it to tcp", same: []string{"tcp"}},
+		"http.secret":                            {class: Harmless, why: "wharf keeps upload state in its database, so there is nothing to sign"},
+		"http.host":                              {class: Harmless, why: "wharf's Location headers are relative to the request, which stays right behind any proxy"},
+		"http.relativeurls":                      {class: Harmless, why: "wharf's Location headers are always relative"},
+		"http.letsencrypt":                       {class: Refused, why: "distribution reads Let's Encrypt settings under http.tls.letsencrypt; move the section there"},
+		"notifications":                          {class: Harmless, why: "only endpoints would send anything"},
+		"notifications.endpoints":                {class: Refused, why: untilWebhooks},
+		"proxy":                                  {class: Refused, why: untilMirror},
+		"compatibility":                          {class: Harmless, why: "schema1 manifests are refused by wharf, as by distribution v3"},
+		"compatibility.schema1.enabled":          {class: Refused, why: "wharf never accepts schema1 manifests; remove it"},
+		"validation.enabled":                     {class: Harmless, why: "wharf always validates manifests"},
+		"validation.manifests.indexes":           {class: Refused, why: "index platform rules are " + notYet},
+		"policy":                                 {class: Refused, why: "repository class policies are not implemented; restrict pushes with access rules instead"},
+		"catalog":                                {class: Harmless, why: "wharf pages the catalog itself (1,000 names by default, at most 10,000 per request)"},
 	}
 }
 
@@ -180,10 +184,15 @@ func refusedUnder(n *yaml.Node, path string) (string, keyClass, bool) {
 		}
 		return "", keyClass{}, false
 	}
-	if c, key, ok := classify(path); ok && c.class == Refused {
+	if c, key, ok := classify(path); ok && c.class == Refused && !c.asksSame(n) {
 		return key, c, true
 	}
 	return "", keyClass{}, false
+}
+
+// asksSame reports whether a scalar value asks for what wharf does anyway.
+func (c keyClass) asksSame(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && slices.Contains(c.same, strings.ToLower(n.Value))
 }
 
 // validateHonoured refuses values of keys Config accepts that wharf cannot

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -67,6 +69,9 @@ func TestKeyClasses(t *testing.T) {
 		{name: "validation.enabled harmless", yaml: "validation:\n  enabled: true\n", warning: "config: validation.enabled is not needed by wharf", class: Harmless, key: "validation.enabled"},
 		{name: "letsencrypt in the wrong place", yaml: "http:\n  letsencrypt:\n    cachefile: /c\n",
 			refused: "config: http.letsencrypt (line 2): refused: distribution reads Let's Encrypt settings under http.tls.letsencrypt"},
+		{name: "refused key asking what wharf does", yaml: "http:\n  net: tcp\n", warning: "config: http.net asks for what wharf does anyway",
+			class: Harmless, key: "http.net"},
+		{name: "refused key asking otherwise", yaml: "http:\n  net: unix\n", refused: "config: http.net (line 2): refused: wharf listens on TCP only"},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {
@@ -125,4 +130,19 @@ func TestNoConfigKeyRefused(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
+}
+
+// TestKeysDocumented: every verdict of the table is in
+// docs/configuration.md, so the page users read matches what wharf does.
+func TestKeysDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, c := range distributionKeys() {
+		row := "| `" + key + "` | " + c.why
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/configuration.md has no row %q (class %s)", row, c.class)
+		}
+	}
 }
