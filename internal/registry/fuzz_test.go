@@ -258,9 +258,72 @@ func FuzzParseManifest(f *testing.F) {
 		if m.Annotations != nil && !json.Valid(m.Annotations) {
 			t.Errorf("annotations are not JSON: %q", m.Annotations)
 		}
+		if want := literalRefs(t, payload, m.MediaType); !reflect.DeepEqual(refDigests(m.Refs), want) {
+			t.Errorf("references %v, but a case-sensitive reading of the JSON names %v", refDigests(m.Refs), want)
+		}
 		again, err := parseManifest(contentType, bytes.Clone(payload), d)
 		if err != nil || !reflect.DeepEqual(again, m) {
 			t.Errorf("a second parse differs: %v", err)
 		}
 	})
+}
+
+func refDigests(refs []meta.Ref) []string {
+	out := []string{}
+	for _, r := range refs {
+		out = append(out, r.Digest.String())
+	}
+	return out
+}
+
+// literalRefs reads the references of a manifest as a client that matches
+// JSON keys exactly (not as encoding/json's structs do, ignoring case)
+// would: the registry must track the blobs such a client fetches.
+func literalRefs(t *testing.T, payload []byte, mediaType string) []string {
+	t.Helper()
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		t.Fatalf("accepted manifest is not a JSON object: %v", err)
+	}
+	digestOf := func(raw json.RawMessage) string {
+		var desc map[string]json.RawMessage
+		json.Unmarshal(raw, &desc)
+		var d string
+		json.Unmarshal(desc["digest"], &d)
+		return d
+	}
+	var out []string
+	add := func(d string) {
+		for _, have := range out {
+			if have == d {
+				return
+			}
+		}
+		out = append(out, d)
+	}
+	list := func(key string) {
+		var items []json.RawMessage
+		json.Unmarshal(doc[key], &items)
+		for _, it := range items {
+			var desc map[string]json.RawMessage
+			json.Unmarshal(it, &desc)
+			var lit ocispec.Descriptor
+			json.Unmarshal(desc["mediaType"], &lit.MediaType)
+			json.Unmarshal(desc["urls"], &lit.URLs)
+			if key == "layers" && isNonDistributable(lit) {
+				continue
+			}
+			add(digestOf(it))
+		}
+	}
+	if isImageType(mediaType) {
+		add(digestOf(doc["config"]))
+		list("layers")
+	} else {
+		list("manifests")
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
 }
