@@ -72,6 +72,7 @@ func FuzzParse(f *testing.F) {
 	for _, c := range fuzzConfigs {
 		f.Add([]byte(c))
 	}
+	f.Add([]byte(mergeBomb(9)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, _, err := Parse(data, nil)
 		if err != nil {
