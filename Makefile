@@ -35,6 +35,21 @@ run: build
 ## test: vet and run every test (the single test command)
 test: vet
 	$(TEST_WRAPPER) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: a short run of each native fuzzer, FUZZTIME each (the corpora in
+## testdata/fuzz already run as plain tests); a crasher lands in testdata/fuzz
+FUZZTIME    ?= 6s
+FUZZ_TARGETS = internal/registry:FuzzValidateName internal/registry:FuzzValidateTag \
+               internal/registry:FuzzParseDigest internal/registry:FuzzManifestIdentity \
+               internal/registry:FuzzParseManifest internal/api:FuzzContentRange \
+               internal/api:FuzzBlobRange internal/config:FuzzParse internal/config:FuzzParseEnv
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+	done
 
 ## vet: go vet over every package
 vet:

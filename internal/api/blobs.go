@@ -42,12 +42,13 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 		http.Redirect(w, r, url, http.StatusTemporaryRedirect)
 		return nil
 	}
-	content, _, err := h.reg.OpenBlob(r.Context(), rt.name, d)
+	content, info, err := h.reg.OpenBlob(r.Context(), rt.name, d)
 	if err != nil {
 		return err
 	}
 	defer content.Close()
 	setBlobHeaders(hdr, d)
+	normalizeRange(r.Header, info.Size)
 	// ServeContent answers Range (206, 416) and conditional requests, and
 	// on an *os.File the body goes out with sendfile.
 	http.ServeContent(w, r, "", time.Time{}, content)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,11 +23,20 @@ const (
 	ModeExternalToken             // tokens from an external token server
 )
 
-// Throttle limits for failed logins.
+// Throttle limits for failed logins, per window. Credentials verified
+// before (Htpasswd.Verified) pass every throttle: only guesses are
+// limited, so no one else's failures refuse them. A pair (address, user)
+// is throttled first and hardest, so one client's mistyped secret costs
+// the other users behind its address nothing; the address limit is higher,
+// for clients spraying many names; the user limit is for guesses at one
+// name from many addresses. A never-verified password is refused while any
+// of its three keys is throttled, right or not: checking it would give a
+// guesser the answer.
 const (
-	failuresPerAddr = 10
-	failuresPerUser = 30
-	failureWindow   = time.Minute
+	failuresPerAddrUser = 10
+	failuresPerAddr     = 30
+	failuresPerUser     = 30
+	failureWindow       = time.Minute
 )
 
 // Guard authenticates requests and checks them against what they need.
@@ -43,6 +53,8 @@ type Guard struct {
 	Policy     *Policy
 	Log        *slog.Logger
 
+	once         sync.Once
+	pairThrottle *Throttle
 	addrThrottle *Throttle
 	userThrottle *Throttle
 }
@@ -50,13 +62,18 @@ type Guard struct {
 // TokenPath is where wharf's token server answers.
 const TokenPath = "/auth/token"
 
-// Init prepares the throttles; call once before use.
+// Init prepares the throttles and the default policy once; every entry
+// point calls it too, so a Guard whose Init was forgotten still works
+// (and still throttles) instead of panicking.
 func (g *Guard) Init() {
-	g.addrThrottle = NewThrottle(failuresPerAddr, failureWindow)
-	g.userThrottle = NewThrottle(failuresPerUser, failureWindow)
-	if g.Policy == nil {
-		g.Policy = &Policy{Open: true}
-	}
+	g.once.Do(func() {
+		g.pairThrottle = NewThrottle(failuresPerAddrUser, failureWindow)
+		g.addrThrottle = NewThrottle(failuresPerAddr, failureWindow)
+		g.userThrottle = NewThrottle(failuresPerUser, failureWindow)
+		if g.Policy == nil {
+			g.Policy = &Policy{Open: true}
+		}
+	})
 }
 
 // Denied is a refused request: 401 with a challenge, 403 DENIED or 429.
@@ -135,6 +152,7 @@ func (g *Guard) Authorize(r *http.Request, need []Scope, requireLogin bool, opti
 	if g == nil || g.Mode == ModeNone {
 		return &Decision{all: true}, nil
 	}
+	g.Init()
 	d, err := g.authenticate(r)
 	if err != nil {
 		return nil, err
@@ -195,6 +213,7 @@ func (g *Guard) WantScope(r *http.Request, d *Decision, need []Scope, extra Scop
 	if g == nil || d == nil || d.scopes == nil {
 		return nil
 	}
+	g.Init()
 	for _, a := range extra.Actions {
 		if !d.Allows(extra.Type, extra.Name, a) {
 			if g.Mode == ModeTokenServer && g.tokenCouldCover(d, []Scope{extra}) {
@@ -243,32 +262,62 @@ func (g *Guard) authenticate(r *http.Request) (*Decision, error) {
 	return nil, g.challenge(r, nil, "unsupported authorization scheme", "invalid_request")
 }
 
-// CheckPassword verifies htpasswd credentials with throttling per client
-// address and per user. Wrong user and wrong password look alike.
+// CheckPassword verifies htpasswd credentials. Credentials verified before
+// and unchanged pass at once; any other attempt is throttled per address
+// and user, per address and per user (see failuresPerAddrUser). Wrong user
+// and wrong password look alike.
 func (g *Guard) CheckPassword(r *http.Request, user, pass string) error {
+	g.Init()
+	if g.Htpasswd == nil {
+		return g.challenge(r, nil, "invalid username or password", "invalid_token")
+	}
+	verified, reloadErr := g.Htpasswd.Verified(user, pass)
+	g.logReload(reloadErr)
+	if verified {
+		return nil
+	}
 	addr := clientAddr(r)
-	for _, t := range []struct {
-		th  *Throttle
-		key string
-	}{{g.addrThrottle, addr}, {g.userThrottle, "user:" + user}} {
-		if left, blocked := t.th.Blocked(t.key); blocked {
+	keys := g.throttleKeys(addr, user)
+	for _, k := range keys {
+		if left, blocked := k.th.Blocked(k.key); blocked {
 			return &Denied{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS",
 				Message: "too many failed logins; try again later", RetryAfter: left}
 		}
 	}
 	ok, reloadErr := g.Htpasswd.Verify(user, pass)
-	if reloadErr != nil && g.Log != nil {
-		g.Log.Warn("htpasswd reload failed; using the last good file", "err", reloadErr)
-	}
+	g.logReload(reloadErr)
 	if !ok {
-		g.addrThrottle.Fail(addr)
-		g.userThrottle.Fail("user:" + user)
+		for _, k := range keys {
+			k.th.Fail(k.key)
+		}
 		if g.Log != nil {
 			g.Log.Warn("failed login", "user", user, "remote", addr)
 		}
 		return g.challenge(r, nil, "invalid username or password", "invalid_token")
 	}
 	return nil
+}
+
+// throttleKey is one count a failed login adds to.
+type throttleKey struct {
+	th  *Throttle
+	key string
+}
+
+// throttleKeys are the counts of a login by user from addr. An address
+// holds no space, so the pair's key is unambiguous.
+func (g *Guard) throttleKeys(addr, user string) []throttleKey {
+	return []throttleKey{
+		{g.pairThrottle, addr + " " + user},
+		{g.addrThrottle, addr},
+		{g.userThrottle, user},
+	}
+}
+
+func (g *Guard) logReload(err error) {
+	if err != nil && g.Log != nil {
+		g.Log.Warn("htpasswd reload failed; using the last good file", "err", err)
+	}
 }
 
 // clientAddr is the connection's remote IP. Forwarded headers are not

@@ -204,27 +204,27 @@ func firstErr(_ *Decision, err error) error { return err }
 func TestGuardThrottle(t *testing.T) {
 	g := testGuard(t, ModeBasic)
 	c := newFakeClock()
-	g.addrThrottle.now, g.userThrottle.now = c.now, c.now
-	for i := range failuresPerAddr {
+	guardClock(g, c)
+	for i := range failuresPerAddrUser {
 		_, err := g.Authorize(req("GET", "/v2/", "bob", "wrong"), nil, true)
 		if den, _ := AsDenied(err); den == nil || den.Status != 401 {
 			t.Fatalf("failure %d: %+v, want 401", i+1, den)
 		}
 	}
-	_, err := g.Authorize(req("GET", "/v2/", "alice", "pw-alice"), nil, true)
+	_, err := g.Authorize(req("GET", "/v2/", "bob", "pw-bob"), nil, true)
 	den, _ := AsDenied(err)
 	if den == nil || den.Status != 429 || den.Code != "TOOMANYREQUESTS" || den.RetryAfter <= 0 || den.RetryAfter > time.Minute {
-		t.Fatalf("after %d failures from one address, even a good password: %+v, want 429 with Retry-After", failuresPerAddr, den)
+		t.Fatalf("after %d failures for bob from one address, even his (never verified) password: %+v, want 429 with Retry-After", failuresPerAddrUser, den)
 	}
 	// Another address is fine.
-	other := req("GET", "/v2/", "alice", "pw-alice")
+	other := req("GET", "/v2/", "bob", "pw-bob")
 	other.RemoteAddr = "192.0.2.2:999"
 	if _, err := g.Authorize(other, nil, true); err != nil {
-		t.Errorf("good user from another address: %v", err)
+		t.Errorf("bob from another address: %v", err)
 	}
 	c.add(time.Minute)
-	if _, err := g.Authorize(req("GET", "/v2/", "alice", "pw-alice"), nil, true); err != nil {
-		t.Errorf("after the window: %v", err)
+	if _, err := g.Authorize(req("GET", "/v2/", "bob", "wrong"), nil, true); statusOf(err) != 401 {
+		t.Errorf("a guess after the window: %v, want 401", err)
 	}
 
 	// Per user: failures spread over many addresses.

@@ -17,10 +17,14 @@ import (
 const (
 	// reloadCheck is how often the file's modification time is looked at.
 	reloadCheck = time.Second
-	// cacheTTL bounds how long a verified password is trusted without
-	// bcrypt; short, so a changed password takes effect quickly.
-	cacheTTL = time.Minute
-	// cacheMax bounds the cache's memory.
+	// verifiedTTL bounds how long a verified password is trusted without
+	// bcrypt and past the login throttles. A changed or removed entry
+	// ends the trust at once (the key binds the stored hash), so the
+	// bound is about age alone: a day spans nightly builds whose address
+	// someone else's failures throttle.
+	verifiedTTL = 24 * time.Hour
+	// cacheMax bounds the cache's memory. Only verified credentials enter
+	// it, so a client cannot flood it without knowing many passwords.
 	cacheMax = 10000
 )
 
@@ -87,8 +91,10 @@ func (h *Htpasswd) reload() error {
 	if err != nil {
 		return fmt.Errorf("htpasswd %s: %w", h.path, err)
 	}
+	// The cache survives: entries of changed or removed users no longer
+	// match (their keys bind the old hash), and adding a user must not
+	// send everyone else back through the throttles.
 	h.users, h.modTime, h.size = users, fi.ModTime(), fi.Size()
-	h.cache = map[[32]byte]time.Time{}
 	return nil
 }
 
@@ -114,16 +120,10 @@ func (h *Htpasswd) maybeReload() error {
 // does not depend on whether the user exists. The reload error, if any, is
 // for logging; verification goes on with the last good file.
 func (h *Htpasswd) Verify(user, password string) (bool, error) {
-	h.mu.Lock()
-	reloadErr := h.maybeReload()
-	hash, known := h.users[user]
-	key := cacheKey(user, password, hash)
-	if exp, ok := h.cache[key]; ok && known && h.now().Before(exp) {
-		h.mu.Unlock()
+	verified, hash, known, reloadErr := h.lookup(user, password)
+	if verified {
 		return true, reloadErr
 	}
-	h.mu.Unlock()
-
 	if !known {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return false, reloadErr
@@ -131,8 +131,31 @@ func (h *Htpasswd) Verify(user, password string) (bool, error) {
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 		return false, reloadErr
 	}
-	h.remember(key)
+	h.remember(cacheKey(user, password, hash))
 	return true, reloadErr
+}
+
+// Verified reports whether user and password were verified by bcrypt
+// within verifiedTTL against the entry the file holds now. It costs a
+// hash, not bcrypt, so it may run before any throttle. The reload error,
+// if any, is for logging.
+func (h *Htpasswd) Verified(user, password string) (bool, error) {
+	verified, _, _, reloadErr := h.lookup(user, password)
+	return verified, reloadErr
+}
+
+// lookup finds user's entry and whether password is cached as verified
+// against it.
+func (h *Htpasswd) lookup(user, password string) (verified bool, hash []byte, known bool, reloadErr error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	reloadErr = h.maybeReload()
+	hash, known = h.users[user]
+	if !known {
+		return false, nil, false, reloadErr
+	}
+	exp, ok := h.cache[cacheKey(user, password, hash)]
+	return ok && h.now().Before(exp), hash, true, reloadErr
 }
 
 // Exists reports whether user has an entry (for refresh tokens: a removed
@@ -148,18 +171,30 @@ func (h *Htpasswd) Exists(user string) bool {
 func (h *Htpasswd) remember(key [32]byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.cache) >= cacheMax {
-		now := h.now()
-		for k, exp := range h.cache {
-			if now.After(exp) {
-				delete(h.cache, k)
-			}
+	if _, ok := h.cache[key]; !ok && len(h.cache) >= cacheMax {
+		h.evict()
+	}
+	h.cache[key] = h.now().Add(verifiedTTL)
+}
+
+// evict drops expired entries, or else the one verified longest ago, so a
+// full cache forgets the stalest credential rather than every one.
+func (h *Htpasswd) evict() {
+	now := h.now()
+	var oldest [32]byte
+	var oldestExp time.Time
+	for k, exp := range h.cache {
+		if !now.Before(exp) {
+			delete(h.cache, k)
+			continue
 		}
-		if len(h.cache) >= cacheMax {
-			h.cache = map[[32]byte]time.Time{}
+		if oldestExp.IsZero() || exp.Before(oldestExp) {
+			oldest, oldestExp = k, exp
 		}
 	}
-	h.cache[key] = h.now().Add(cacheTTL)
+	if len(h.cache) >= cacheMax {
+		delete(h.cache, oldest)
+	}
 }
 
 // cacheKey binds user, password and the stored hash: a changed entry

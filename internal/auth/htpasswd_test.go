@@ -169,7 +169,7 @@ func TestHtpasswdCache(t *testing.T) {
 		t.Error("a different password accepted after a cached success")
 	}
 	// Entries expire.
-	c.add(cacheTTL + time.Second)
+	c.add(verifiedTTL + time.Second)
 	if _, ok := h.cache[key]; !ok {
 		t.Fatal("entry vanished before the test could expire it")
 	}

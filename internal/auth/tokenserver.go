@@ -30,6 +30,7 @@ type tokenResponse struct {
 // ServeHTTP implements http.Handler.
 func (t *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	t.Guard.Init()
 	switch r.Method {
 	case http.MethodGet:
 		t.get(w, r)

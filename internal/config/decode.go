@@ -31,10 +31,30 @@ type decoder struct {
 	warnings []string
 	keys     []KeyVerdict
 	origins  map[string]origin
+	steps    int         // values decoded, against maxDecodeSteps
+	over     *FieldError // where maxDecodeSteps was passed; the one error to report then
 }
+
+// maxDecodeSteps bounds the values one configuration may decode to. Aliases
+// and merge keys are followed, not copied, so ten lines of anchors that
+// each merge the previous one ten times would otherwise expand to 10^9
+// values and hang `serve` and `config check` (a YAML "billion laughs").
+// Real configurations decode to hundreds.
+const maxDecodeSteps = 100000
+
+var errTooComplex = fmt.Errorf("the configuration expands to more than %d values through aliases and merge keys", maxDecodeSteps)
 
 func newDecoder() *decoder {
 	return &decoder{origins: make(map[string]origin)}
+}
+
+// firstError is err, or only the expansion error when the decode stopped
+// for that: every value still open on the way up repeats it.
+func (d *decoder) firstError(err error) error {
+	if d.over != nil {
+		return d.over
+	}
+	return err
 }
 
 func (d *decoder) fieldError(n *yaml.Node, path string, err error) *FieldError {
@@ -67,6 +87,12 @@ func (d *decoder) record(path string, n *yaml.Node) {
 // scalars and structs as they were (so `level:` with nothing keeps the
 // default, as yaml v3 does) and clears maps, slices and pointers.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
+	if d.steps++; d.steps > maxDecodeSteps {
+		if d.over == nil {
+			d.over = d.fieldError(n, path, errTooComplex)
+		}
+		return d.over
+	}
 	n = resolveAlias(n)
 	if isNull(n) {
 		switch v.Kind() {

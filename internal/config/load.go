@@ -57,10 +57,10 @@ func Parse(data []byte, environ []string) (*Config, []string, error) {
 	cfg := Default()
 	d := newDecoder()
 	if err := d.decodeFile(data, reflect.ValueOf(cfg).Elem()); err != nil {
-		return nil, d.warnings, err
+		return nil, d.warnings, d.firstError(err)
 	}
 	if err := d.applyEnv(reflect.ValueOf(cfg).Elem(), environ); err != nil {
-		return nil, d.warnings, err
+		return nil, d.warnings, d.firstError(err)
 	}
 	if cfg.Version == "" {
 		cfg.Version = SupportedVersion

@@ -63,6 +63,9 @@ func parseManifest(mediaType string, payload []byte, d digest.Digest) (*meta.Man
 	if err := json.Unmarshal(payload, &f); err != nil {
 		return nil, errorf(CodeManifestInvalid, "manifest is not valid JSON: %v", err)
 	}
+	if err := checkManifestKeys(payload); err != nil {
+		return nil, err
+	}
 	mt, err := resolveMediaType(mediaType, &f)
 	if err != nil {
 		return nil, err
