@@ -20,7 +20,6 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 		return err
 	}
 	hdr := w.Header()
-	byteRangesOnly(r)
 	if r.Method == http.MethodHead {
 		// HEAD is answered from metadata alone: no file is opened.
 		info, err := h.reg.StatBlob(r.Context(), rt.name, d)
@@ -53,29 +52,6 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 	// on an *os.File the body goes out with sendfile.
 	http.ServeContent(w, r, "", time.Time{}, content)
 	return nil
-}
-
-// byteRangesOnly drops a Range header in a unit other than bytes, which
-// RFC 9110 §14.2 says a server ignores, answering 200 with the whole blob
-// (http.ServeContent would answer 416). Range units compare without
-// regard to case, so "Bytes=" is made the "bytes=" ServeContent knows.
-func byteRangesOnly(r *http.Request) {
-	v := r.Header.Get("Range")
-	if v == "" {
-		return
-	}
-	unit, spec, _ := strings.Cut(v, "=")
-	unit = strings.TrimSpace(unit)
-	switch {
-	case unit == "bytes":
-	case strings.EqualFold(unit, "bytes"):
-		r.Header.Set("Range", "bytes="+spec)
-	case len(unit) >= len("bytes") && strings.EqualFold(unit[:len("bytes")], "bytes"):
-		// "bytes 0-5" and the like: a malformed byte range, which
-		// ServeContent answers 416 as before.
-	default:
-		r.Header.Del("Range")
-	}
 }
 
 func (h *Handler) redirectURL(r *http.Request, repo string, d digest.Digest) (string, error) {

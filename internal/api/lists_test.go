@@ -34,28 +34,3 @@ func TestPagination(t *testing.T) {
 		})
 	}
 }
-
-func TestByteRangesOnly(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"bytes=0-5", "bytes=0-5"},
-		{"Bytes=0-5", "bytes=0-5"},
-		{"BYTES=1-", "bytes=1-"},
-		{"items=0-5", ""},
-		{"lines=1-2", ""},
-		{"none", ""},
-		{"bytes 0-5", "bytes 0-5"}, // malformed byte range: left for a 416
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/v2/x/blobs/sha256:a", nil)
-			if tt.in != "" {
-				r.Header.Set("Range", tt.in)
-			}
-			byteRangesOnly(r)
-			if got := r.Header.Get("Range"); got != tt.want {
-				t.Errorf("Range %q became %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}

@@ -9,12 +9,15 @@ import (
 // URLPolicy is which URLs the layers of a pushed manifest may name
 // (validation.manifests.urls): a foreign or non-distributable layer is
 // fetched by clients from its URLs, so where they point is the registry
-// operator's to allow. The zero value allows none, as distribution does
-// when no allow list is set.
+// operator's to restrict. The zero value allows any http or https URL, as
+// the image spec does (and the OCI conformance suite's non-distributable
+// data needs); distribution refuses every URL until an allow list is set,
+// which is the one place wharf's default differs from registry:2's.
 type URLPolicy struct {
 	// Disabled accepts any URL (validation.disabled).
 	Disabled bool
-	// Allow: every URL must match one of these; empty allows no URL.
+	// Allow: every URL must match one of these; empty allows any http or
+	// https URL.
 	Allow []*regexp.Regexp
 	// Deny: no URL may match any of these.
 	Deny []*regexp.Regexp
@@ -38,10 +41,7 @@ func (p URLPolicy) refuses(u string) string {
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Fragment != "" {
 		return "is not an http or https URL without a fragment"
 	}
-	if len(p.Allow) == 0 {
-		return "is not allowed: the registry allows no layer URLs"
-	}
-	if !matchesAny(p.Allow, u) {
+	if len(p.Allow) > 0 && !matchesAny(p.Allow, u) {
 		return "matches no allowed pattern"
 	}
 	if matchesAny(p.Deny, u) {

@@ -22,7 +22,9 @@ func TestURLPolicy(t *testing.T) {
 		ok     bool
 	}{
 		{"no URLs under the default", URLPolicy{}, nil, true},
-		{"a URL under the default", URLPolicy{}, []string{"https://cdn.example.com/l"}, false},
+		{"a URL under the default", URLPolicy{}, []string{"https://cdn.example.com/l"}, true},
+		{"not http under the default", URLPolicy{}, []string{"file:///etc/passwd"}, false},
+		{"denied under the default allow", URLPolicy{Deny: deny}, []string{"https://www.example.com/l"}, false},
 		{"allowed", URLPolicy{Allow: allow}, []string{"https://cdn.example.com/l"}, true},
 		{"not allowed", URLPolicy{Allow: allow}, []string{"https://evil.test/l"}, false},
 		{"one of two not allowed", URLPolicy{Allow: allow}, []string{"https://cdn.example.com/l", "https://evil.test/l"}, false},

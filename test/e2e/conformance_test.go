@@ -104,8 +104,12 @@ var conformanceProfiles = []struct {
 	config string // extra wharf configuration
 }{
 	{"1.1", conformanceEnv, ""},
-	{"dev", conformanceDevEnv, "validation:\n  manifests:\n    sparse: all\n"},
+	{"dev", conformanceDevEnv, conformanceDevConfig},
 }
+
+// conformanceDevConfig is the wharf configuration the development profile
+// runs against: its sparse data needs images that miss a layer accepted.
+const conformanceDevConfig = "validation:\n  manifests:\n    sparse: all\n"
 
 // conformanceDropEnv are variables never passed to the suite from the
 // environment: the test owns the target and the output, and a filter makes the

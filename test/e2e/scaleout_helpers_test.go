@@ -145,6 +145,7 @@ type soSettings struct {
 	RedirectDisable bool
 	GCInterval      string // "1h" when empty
 	GCGrace         string // "24h" when empty
+	Extra           string // appended to every node's configuration
 }
 
 // soDocConfig returns the example node configuration from docs/scale-out.md:
@@ -273,7 +274,7 @@ func (c *soCluster) writeConfigs() {
 			"GC_INTERVAL":      gcInterval,
 			"GC_GRACE":         gcGrace,
 		})
-		if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
+		if err := os.WriteFile(s.Config, []byte(cfg+c.Set.Extra), 0o600); err != nil {
 			c.t.Fatalf("write config: %v", err)
 		}
 	}

@@ -25,9 +25,10 @@ import (
 
 const soNodes = 3
 
-// TestScaleOutConformance runs the OCI conformance suite through the
-// round-robin proxy over three nodes, with presigned redirects on and off:
-// every case must pass, none skipped.
+// TestScaleOutConformance runs the OCI conformance suite's development
+// profile (every switch on) through the round-robin proxy over three
+// nodes, with presigned redirects on and off: every case must pass, none
+// skipped.
 func TestScaleOutConformance(t *testing.T) {
 	soServices(t)
 	if testing.Short() {
@@ -41,8 +42,8 @@ func TestScaleOutConformance(t *testing.T) {
 		name string
 		set  soSettings
 	}{
-		{"redirect", soSettings{RedirectDisable: false}},
-		{"no redirect", soSettings{RedirectDisable: true}},
+		{"redirect", soSettings{RedirectDisable: false, Extra: conformanceDevConfig}},
+		{"no redirect", soSettings{RedirectDisable: true, Extra: conformanceDevConfig}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.set.RedirectDisable {
@@ -55,7 +56,7 @@ func TestScaleOutConformance(t *testing.T) {
 			}
 			c := soStartCluster(t, soNewStores(t), soNodes, tc.set)
 			results := t.TempDir()
-			out, runErr := runConformance(t, bin, c.Proxy.Addr, results)
+			out, runErr := runConformanceProfile(t, bin, c.Proxy.Addr, results, conformanceDevEnv)
 
 			var logs strings.Builder
 			for i, s := range c.Nodes {

@@ -20,9 +20,11 @@ func foreignManifest(t *testing.T, s *Server, repo, url string) []byte {
 		cd, len(cfg), digest.FromString("foreign "+url), url))
 }
 
-// TestValidationManifestURLs: as with registry:2, a manifest whose layers
-// name URLs is refused unless validation.manifests.urls allows them (and
-// does not deny them), or validation.disabled turns the check off.
+// TestValidationManifestURLs: a manifest whose layers name URLs is refused
+// when validation.manifests.urls does not allow them (or denies them), as
+// with registry:2; without an allow list any http or https URL is taken
+// (registry:2 would refuse all), and validation.disabled turns the check
+// off.
 func TestValidationManifestURLs(t *testing.T) {
 	const mt = "application/vnd.docker.distribution.manifest.v2+json"
 	const cdn, www, elsewhere = "https://cdn.example.com/layer", "https://www.example.com/layer", "https://elsewhere.test/layer"
@@ -32,7 +34,8 @@ func TestValidationManifestURLs(t *testing.T) {
 		url    string
 		ok     bool
 	}{
-		{"default refuses URLs", "", cdn, false},
+		{"default takes https URLs", "", cdn, true},
+		{"default refuses other schemes", "", "file:///etc/passwd", false},
 		{"allowed", "validation:\n  manifests:\n    urls:\n      allow: ['^https?://([^/]+\\.)*example\\.com/']\n", cdn, true},
 		{"not allowed", "validation:\n  manifests:\n    urls:\n      allow: ['^https?://([^/]+\\.)*example\\.com/']\n", elsewhere, false},
 		{"allowed but denied", "validation:\n  manifests:\n    urls:\n      allow: ['^https?://([^/]+\\.)*example\\.com/']\n      deny: ['^https?://www\\.example\\.com/']\n", www, false},
