@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dfLayerSize is the size of each image's one layer in the disk-full test:
+// a 48 MiB filesystem holds about a dozen.
+const dfLayerSize = 3 << 20
+
+// dfMount mounts a tmpfs of size bytes on a fresh directory and unmounts it
+// when the test ends. Mounting needs root: without it the test skips, or
+// fails under CI.
+func dfMount(t *testing.T, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	fail := t.Skipf
+	if os.Getenv("CI") != "" {
+		fail = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		fail("needs root to mount a small tmpfs; run as root (or under CI, where this fails)")
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		fail("mount tmpfs on %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			exec.Command("umount", "-l", dir).Run()
+			t.Logf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// dfFree is the space left to unprivileged writers on the filesystem of dir.
+func dfFree(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatalf("statfs %s: %v", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// dfDo is whDo with a short deadline: a registry on a full disk must
+// answer, never hang.
+func dfDo(t *testing.T, method, u string, hdr map[string]string, body []byte) whResp {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(c, method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := whHTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v (a hang or a dropped connection instead of an answer)", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return whResp{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// dfImage is one pushed image: its manifest digest and blobs.
+type dfImage struct {
+	repo, tag, manifest string
+	layer, config       string
+}
+
+// dfPushBlob uploads data, chunked (POST, PATCH, PUT) or monolithic (POST
+// ?digest=), and returns the first response that is not a success.
+func dfPushBlob(t *testing.T, s *Server, repo string, data []byte, chunked bool) (whResp, bool) {
+	t.Helper()
+	dg := whDigest(data)
+	octet := map[string]string{"Content-Type": "application/octet-stream"}
+	if !chunked {
+		r := dfDo(t, http.MethodPost, s.URL+"/v2/"+repo+"/blobs/uploads/?digest="+dg, octet, data)
+		return r, r.Status == http.StatusCreated
+	}
+	r := dfDo(t, http.MethodPost, s.URL+"/v2/"+repo+"/blobs/uploads/", nil, nil)
+	if r.Status != http.StatusAccepted {
+		return r, false
+	}
+	loc := whResolve(t, s, r.Header.Get("Location"))
+	r = dfDo(t, http.MethodPatch, loc, map[string]string{"Content-Type": "application/octet-stream",
+		"Content-Range": fmt.Sprintf("0-%d", len(data)-1)}, data)
+	if r.Status != http.StatusAccepted {
+		return r, false
+	}
+	loc = whResolve(t, s, r.Header.Get("Location"))
+	r = dfDo(t, http.MethodPut, whWithQuery(loc, "digest", dg), nil, nil)
+	return r, r.Status == http.StatusCreated
+}
+
+// dfPushImage pushes a one-layer image; ok is false with the refusing
+// response when any step fails.
+func dfPushImage(t *testing.T, s *Server, i int) (dfImage, whResp, bool) {
+	t.Helper()
+	img := dfImage{repo: fmt.Sprintf("full/app%d", i%3), tag: fmt.Sprintf("v%d", i)}
+	layer := whRandBytes(uint64(1000+i), dfLayerSize)
+	config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","config":{"Labels":{"i":"%d"}}}`, i))
+	img.layer, img.config = whDigest(layer), whDigest(config)
+	if r, ok := dfPushBlob(t, s, img.repo, layer, i%2 == 0); !ok {
+		return img, r, false
+	}
+	if r, ok := dfPushBlob(t, s, img.repo, config, false); !ok {
+		return img, r, false
+	}
+	m, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": img.config, "size": len(config)},
+		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": img.layer, "size": len(layer)}},
+	})
+	img.manifest = whDigest(m)
+	r := dfDo(t, http.MethodPut, s.URL+"/v2/"+img.repo+"/manifests/"+img.tag,
+		map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, m)
+	return img, r, r.Status == http.StatusCreated
+}
+
+// dfCheckImage reads back an acknowledged image completely.
+func dfCheckImage(t *testing.T, s *Server, img dfImage) {
+	t.Helper()
+	r := dfDo(t, http.MethodGet, s.URL+"/v2/"+img.repo+"/manifests/"+img.tag,
+		map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json"}, nil)
+	if r.Status != http.StatusOK || whDigest(r.Body) != img.manifest {
+		t.Errorf("acknowledged image %s:%s lost: %s%s", img.repo, img.tag, r, whLogIf5xx(s, r))
+		return
+	}
+	for _, dg := range []string{img.layer, img.config} {
+		if err := whCheckBlob(t, s, img.repo, dg, -1); err != nil {
+			t.Errorf("acknowledged image %s:%s: %v", img.repo, img.tag, err)
+		}
+	}
+}
+
+// dfFill writes a file until the filesystem is full, as another program
+// sharing the disk would, and returns its size.
+func dfFill(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatalf("create filler: %v", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	for i := 0; i < 1<<14; i++ { // at most 1 GiB, far more than the tmpfs
+		k, err := f.Write(buf)
+		n += int64(k)
+		if errors.Is(err, syscall.ENOSPC) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("write filler: %v", err)
+		}
+	}
+	t.Fatalf("filler wrote %d bytes without filling the disk", n)
+	return n
+}
+
+// dfUploadBytes is what upload files hold under root.
+func dfUploadBytes(t *testing.T, root string) int64 {
+	t.Helper()
+	var sum int64
+	filepath.WalkDir(filepath.Join(root, "uploads"), func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if info, err := e.Info(); err == nil {
+				sum += info.Size()
+			}
+		}
+		return nil
+	})
+	return sum
+}
+
+// dfExpectFull checks that r is the refusal of a full disk: 507 with an
+// OCI body whose message says why.
+func dfExpectFull(t *testing.T, s *Server, what string, r whResp) {
+	t.Helper()
+	whExpectError(t, what, r, http.StatusInsufficientStorage, "DENIED")
+	if !strings.Contains(string(r.Body), "storage.reserve") {
+		t.Errorf("%s: the refusal does not say why (no mention of storage.reserve): %s%s", what, r, whLogIf5xx(s, r))
+	}
+}
+
+// TestDiskFull fills a small filesystem holding the root directory: pushes
+// are refused with 507 and a reason, nothing acknowledged is lost, and the
+// way out works from the API and the CLI alone: delete images, collect
+// garbage, push again, all without a restart; scrub finds nothing wrong.
+func TestDiskFull(t *testing.T) {
+	root := dfMount(t, 48<<20)
+	s := StartServer(t, ServerOptions{Root: root, Env: []string{"REGISTRY_STORAGE_RESERVE=8MiB"}})
+
+	var pushed []dfImage
+	var refused whResp
+	for i := 0; i < 40; i++ { // 40 layers of 3 MiB cannot fit in 48 MiB
+		img, r, ok := dfPushImage(t, s, i)
+		if !ok {
+			refused = r
+			break
+		}
+		pushed = append(pushed, img)
+	}
+	if refused.Status == 0 {
+		t.Fatalf("40 pushes of %d bytes fitted in 48 MiB", dfLayerSize)
+	}
+	t.Logf("%d images pushed, then: %s; %d bytes free", len(pushed), refused, dfFree(t, root))
+	dfExpectFull(t, s, "push on a full disk", refused)
+	if len(pushed) < 4 {
+		t.Fatalf("only %d images fitted before the refusal", len(pushed))
+	}
+
+	// Another program takes what is left; wharf must still refuse
+	// cleanly and keep its metadata writable.
+	filler := dfFill(t, filepath.Join(root, "filler"))
+	t.Logf("filler took %d bytes", filler)
+	for _, chunked := range []bool{true, false} {
+		r, ok := dfPushBlob(t, s, "full/app0", whRandBytes(7, dfLayerSize), chunked)
+		if ok {
+			t.Fatalf("a push was accepted on a full disk (chunked %t)", chunked)
+		}
+		dfExpectFull(t, s, fmt.Sprintf("push after the disk filled up (chunked %t)", chunked), r)
+	}
+	if n := dfUploadBytes(t, root); n != 0 {
+		t.Errorf("failed uploads left %d bytes behind, to wait for the purge", n)
+	}
+	for _, img := range pushed {
+		dfCheckImage(t, s, img)
+	}
+
+	// The way out: delete half of the images by digest, then collect.
+	half := len(pushed) / 2
+	for _, img := range pushed[:half] {
+		r := dfDo(t, http.MethodDelete, s.URL+"/v2/"+img.repo+"/manifests/"+img.manifest, nil, nil)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("DELETE %s@%s on a full disk: %s%s", img.repo, img.manifest, r, whLogIf5xx(s, r))
+		}
+	}
+	before := dfFree(t, root)
+	out, errOut, code := runWharf(t, nil, "garbage-collect", s.Config)
+	if code != 0 {
+		t.Fatalf("garbage-collect on a full disk: exit %d\n%s%s", code, out, errOut)
+	}
+	after := dfFree(t, root)
+	if after-before < int64(half)*dfLayerSize {
+		t.Errorf("garbage-collect freed %d bytes, want at least %d (%d images' layers)", after-before, half*dfLayerSize, half)
+	}
+
+	// Space is back: uploads are accepted again without a restart.
+	img, r, ok := dfPushImage(t, s, 100)
+	if !ok {
+		t.Fatalf("push after garbage collection freed %d bytes: %s%s", after-before, r, whLogIf5xx(s, r))
+	}
+	for _, p := range append(pushed[half:], img) {
+		dfCheckImage(t, s, p)
+	}
+	out, errOut, code = runWharf(t, nil, "scrub", s.Config)
+	if code != 0 || !strings.Contains(out, "0 problems") {
+		t.Errorf("scrub after the disk filled up: exit %d\n%s%s", code, out, errOut)
+	}
+}
