@@ -34,6 +34,7 @@ var codeStatus = map[registry.Code]struct {
 	registry.CodeTooManyRequests:     {http.StatusTooManyRequests, registry.CodeTooManyRequests},
 	registry.CodeRangeInvalid:        {http.StatusRequestedRangeNotSatisfiable, registry.CodeBlobUploadInvalid},
 	registry.CodeTooLarge:            {http.StatusRequestEntityTooLarge, registry.CodeSizeInvalid},
+	registry.CodeInsufficientStorage: {http.StatusInsufficientStorage, registry.CodeDenied},
 	codePaginationInvalid:            {http.StatusBadRequest, codePaginationInvalid},
 	codeNotFound:                     {http.StatusNotFound, registry.CodeUnsupported},
 }

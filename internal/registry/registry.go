@@ -32,6 +32,8 @@ type Options struct {
 	// store instead of the blob store (storage.inline.maxsize); 0 keeps
 	// every blob in the blob store.
 	InlineMax int64
+	// Space, when set, refuses new upload bytes below storage.reserve.
+	Space Space
 }
 
 // Registry implements the distribution API's operations.

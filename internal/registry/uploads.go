@@ -66,6 +66,9 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 	if err := r.checkWrite(); err != nil {
 		return Upload{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return Upload{}, err
+	}
 	state, err := marshalHash(sha256.New())
 	if err != nil {
 		return Upload{}, err
@@ -103,6 +106,9 @@ func (r *Registry) PatchUpload(ctx context.Context, repo, id string, body io.Rea
 	if err := r.checkWrite(); err != nil {
 		return Upload{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return Upload{}, err
+	}
 	defer r.locks.lock(id)()
 	u, err := r.getUpload(ctx, repo, id)
 	if err != nil {
@@ -127,7 +133,13 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		return wrap(err, "upload %s", u.ID)
 	}
 	hr := &hashingReader{r: body, h: h}
-	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, hr)
+	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr))
+	if outOfSpace(writeErr) {
+		// The client is told to stop (507), not to resume: the chunk is
+		// dropped rather than kept for a resumption.
+		r.dropChunk(ctx, u)
+		return fmt.Errorf("upload %s: chunk dropped after %d bytes: %w", u.ID, n, writeErr)
+	}
 	if n != hr.n {
 		// Bytes were hashed that did not reach storage: recording this state
 		// would corrupt the blob. Keep the old state; the next write starts
@@ -169,6 +181,13 @@ func bodyError(err error, hr *hashingReader, n int64) error {
 func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, body io.Reader, start int64) (BlobInfo, error) {
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
+	}
+	if body != nil {
+		// Only new bytes are refused: committing what arrived already
+		// takes no space and completes the client's push.
+		if err := r.checkSpace(); err != nil {
+			return BlobInfo{}, err
+		}
 	}
 	defer r.locks.lock(id)()
 	u, err := r.getUpload(ctx, repo, id)
@@ -233,6 +252,9 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return BlobInfo{}, err
+	}
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
 	var src io.Reader = hr
@@ -249,7 +271,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		src = io.MultiReader(bytes.NewReader(head), hr)
 	}
 	id := uuid.NewString()
-	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, src)
+	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, r.limitBySpace(src))
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
 		if err == nil {

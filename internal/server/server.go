@@ -77,8 +77,12 @@ func GCOptions(cfg *config.Config) gc.Options {
 
 // New opens the stores named by cfg and builds the HTTP server.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	blobs, md, err := OpenStores(ctx, cfg)
+	blobs, md, space, err := openStores(ctx, cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := prepareSpace(space); err != nil {
+		md.Close()
 		return nil, err
 	}
 	promReg := prometheus.NewRegistry()
@@ -89,6 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		KeepReferrers:   cfg.GC.KeepReferrers,
 		DisableRedirect: cfg.Storage.Redirect.Disable,
 		InlineMax:       cfg.Storage.Inline.MaxSize,
+		Space:           registrySpace(space),
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {
