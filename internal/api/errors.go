@@ -78,6 +78,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if !known {
 		m.status, m.code = http.StatusBadRequest, e.Code
 	}
+	if m.status >= 500 { // refused for lack of space: the operator must hear of it
+		log.WarnContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "err", err, "request_id", requestID(r.Context()))
+	}
 	writeJSONError(w, m.status, errorEntry{Code: m.code, Message: e.Message, Detail: e.Detail})
 }
 

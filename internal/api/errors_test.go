@@ -24,8 +24,9 @@ func TestWriteErrorOutOfSpace(t *testing.T) {
 		message string
 	}{
 		{"below the reserve", &registry.Error{Code: registry.CodeInsufficientStorage, Message: "storage is below its reserve"}, "below its reserve"},
-		{"metadata database full", fmt.Errorf("delete manifest: %w", fmt.Errorf("%w: %w", meta.ErrFull, errors.New("database or disk is full (13)"))), "metadata database is out of space"},
-		{"blob store full", fmt.Errorf("commit: %w", blob.ErrFull), "blob store is out of space"},
+		{"metadata database full", fmt.Errorf("delete manifest: %w", &meta.FullError{Reason: "SQLite: database or disk is full", Err: errors.New("commit")}), "metadata database is out of space (SQLite: database or disk is full)"},
+		{"blob store full", fmt.Errorf("commit: %w", &blob.FullError{Reason: "S3 403 QuotaExceeded", Err: errors.New("put part")}), "blob store is out of space (S3 403 QuotaExceeded)"},
+		{"bare sentinel", fmt.Errorf("commit: %w", blob.ErrFull), "storage is out of space"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()

@@ -20,6 +20,20 @@ var ErrNotFound = errors.New("blob: not found")
 // store. The bytes of that write are not kept.
 var ErrFull = errors.New("blob: storage is full")
 
+// FullError is a write the store refused for lack of space. It is ErrFull
+// and its cause; Reason says what the store reported, for clients.
+type FullError struct {
+	Reason string
+	Err    error
+}
+
+func (e *FullError) Error() string {
+	return "blob store out of space (" + e.Reason + "): " + e.Err.Error()
+}
+
+// Unwrap makes a FullError both ErrFull and its cause.
+func (e *FullError) Unwrap() []error { return []error{ErrFull, e.Err} }
+
 // Content is an open committed blob. On the filesystem it is an *os.File, so
 // http.ServeContent can use sendfile and answer Range requests.
 type Content interface {

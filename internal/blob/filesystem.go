@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 
@@ -103,7 +104,11 @@ func markFull(err error) error {
 	if err == nil || !diskspace.IsFull(err) || errors.Is(err, ErrFull) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrFull, err)
+	reason := "no space left on the disk"
+	if errors.Is(err, syscall.EDQUOT) {
+		reason = "disk quota exceeded"
+	}
+	return &FullError{Reason: reason, Err: err}
 }
 
 // TruncateUpload implements UploadTruncater; size 0 removes the file.

@@ -320,7 +320,7 @@ func s3Full(err error) error {
 	if !s3FullCodes[er.Code] && er.StatusCode != http.StatusInsufficientStorage {
 		return err
 	}
-	return fmt.Errorf("%w: %s: %w", ErrFull, er.Code, err)
+	return &FullError{Reason: fmt.Sprintf("S3 %d %s", er.StatusCode, er.Code), Err: err}
 }
 
 func isS3NotFound(err error) bool {

@@ -2,7 +2,6 @@ package meta
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -20,22 +19,49 @@ const (
 	sqliteCodeMask = 0xff
 )
 
-// full marks err with ErrFull when the database ran out of space, so the
-// registry can answer 507 instead of an internal error.
-func full(err error) error {
-	if err == nil || errors.Is(err, ErrFull) || !isFull(err) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrFull, err)
+// FullError is a write the database refused for lack of space. It is
+// ErrFull and its cause; Reason names the database's code, for clients.
+type FullError struct {
+	Reason string
+	Err    error
 }
 
-func isFull(err error) bool {
+func (e *FullError) Error() string {
+	return "metadata database out of space (" + e.Reason + "): " + e.Err.Error()
+}
+
+// Unwrap makes a FullError both ErrFull and its cause.
+func (e *FullError) Unwrap() []error { return []error{ErrFull, e.Err} }
+
+// full marks err as a FullError when the database ran out of space, so the
+// registry can answer 507 instead of an internal error.
+func full(err error) error {
+	if err == nil || errors.Is(err, ErrFull) {
+		return err
+	}
+	if reason := fullReason(err); reason != "" {
+		return &FullError{Reason: reason, Err: err}
+	}
+	return err
+}
+
+// fullReason names the out-of-space condition err reports, or "".
+func fullReason(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return pe.Code == pgDiskFull || pe.Code == pgOutOfMemory
+		switch pe.Code {
+		case pgDiskFull:
+			return "PostgreSQL: disk full, SQLSTATE " + pgDiskFull
+		case pgOutOfMemory:
+			return "PostgreSQL: out of memory, SQLSTATE " + pgOutOfMemory
+		}
+		return ""
 	}
 	var se interface{ Code() int }
-	return errors.As(err, &se) && se.Code()&sqliteCodeMask == sqliteFull
+	if errors.As(err, &se) && se.Code()&sqliteCodeMask == sqliteFull {
+		return "SQLite: database or disk is full"
+	}
+	return ""
 }
 
 // SetBeforeWrite installs fn, run before each write transaction (each group

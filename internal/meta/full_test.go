@@ -29,6 +29,10 @@ func TestFullMarksOutOfSpace(t *testing.T) {
 			if tc.err != nil && !errors.Is(err, tc.err) {
 				t.Errorf("full(%v) lost the cause: %v", tc.err, err)
 			}
+			var fe *FullError
+			if tc.want && (!errors.As(err, &fe) || fe.Reason == "") {
+				t.Errorf("full(%v) = %v, want a FullError with a reason", tc.err, err)
+			}
 		})
 	}
 }

@@ -107,14 +107,18 @@ func (r *Registry) dropChunk(ctx context.Context, u *meta.Upload) {
 	}
 }
 
-// fullError turns a store's "no space" into the client's refusal, with the
-// store's reason; any other error is returned as it is.
+// fullError turns a store's "out of space" into the client's refusal,
+// naming the store's reason; any other error gives false.
 func fullError(err error) (*Error, bool) {
+	var me *meta.FullError
+	var be *blob.FullError
 	switch {
-	case errors.Is(err, meta.ErrFull):
-		return errorf(CodeInsufficientStorage, "the metadata database is out of space; delete images, then run garbage collection (%v)", err), true
-	case errors.Is(err, blob.ErrFull):
-		return errorf(CodeInsufficientStorage, "the blob store is out of space; delete images, then run garbage collection (%v)", err), true
+	case errors.As(err, &me):
+		return errorf(CodeInsufficientStorage, "the metadata database is out of space (%s); delete images, then run garbage collection", me.Reason), true
+	case errors.As(err, &be):
+		return errorf(CodeInsufficientStorage, "the blob store is out of space (%s); delete images, then run garbage collection", be.Reason), true
+	case errors.Is(err, meta.ErrFull), errors.Is(err, blob.ErrFull):
+		return errorf(CodeInsufficientStorage, "storage is out of space; delete images, then run garbage collection"), true
 	}
 	return nil, false
 }

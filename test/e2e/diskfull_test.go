@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -286,4 +289,137 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("scrub after the disk filled up: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("server log:\n%s", s.Log)
+}
+
+// dfSmallPostgres makes a database whose tables live on a small tmpfs (a
+// tablespace there), on the test PostgreSQL server, and returns its DSN and
+// the mount. The server must run on this machine, as the postgres user, and
+// the DSN's user must be a superuser: scripts/test-services.sh does both.
+func dfSmallPostgres(t *testing.T, size int64) (dsn, mnt string) {
+	t.Helper()
+	adminDSN := testenv.Postgres(t, "PostgreSQL not running: run under scripts/test-services.sh")
+	mnt = testenv.SmallFS(t, size)
+	fail := t.Skipf
+	if os.Getenv("CI") != "" {
+		fail = t.Fatalf
+	}
+	owner, err := user.Lookup("postgres")
+	if err != nil {
+		fail("no postgres user to own a tablespace directory: %v", err)
+	}
+	// The server's user must reach the directory: t.TempDir makes 0700.
+	if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "ts")
+	uid, _ := strconv.Atoi(owner.Uid)
+	gid, _ := strconv.Atoi(owner.Gid)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	name := fmt.Sprintf("wharf_df_%d", time.Now().UnixNano())
+	if _, err := db.Exec(`CREATE TABLESPACE ` + name + ` LOCATION '` + dir + `'`); err != nil {
+		fail("CREATE TABLESPACE on a tmpfs (the test PostgreSQL must run on this machine, as a superuser): %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec(`DROP TABLESPACE IF EXISTS ` + name); err != nil {
+			t.Errorf("DROP TABLESPACE %s: %v", name, err)
+		}
+	})
+	if _, err := db.Exec(`CREATE DATABASE ` + name + ` TABLESPACE ` + name); err != nil {
+		t.Fatalf("CREATE DATABASE: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			t.Errorf("DROP DATABASE %s: %v", name, err)
+		}
+	})
+	dsn, err = testenv.WithDatabase(adminDSN, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, mnt
+}
+
+// TestDiskFullPostgres fills the disk under PostgreSQL's tables for real:
+// the write that does not fit is answered 507 with the database's reason
+// (disk_full, SQLSTATE 53100), not 500, nothing acknowledged is lost, and
+// once space is back pushes work again without a restart.
+func TestDiskFullPostgres(t *testing.T) {
+	dsn, mnt := dfSmallPostgres(t, 32<<20)
+	s := StartServer(t, ServerOptions{ExtraConfig: "database:\n  dsn: " + dsn + "\n"})
+	// Small images keep their blobs inline: every push writes rows only.
+	var pushed []dfImage
+	for i := 0; i < 5; i++ {
+		img, r, ok := dfPushSmall(t, s, i)
+		if !ok {
+			t.Fatalf("push with room to spare: %s%s", r, whLogIf5xx(s, r))
+		}
+		pushed = append(pushed, img)
+	}
+	filler := filepath.Join(mnt, "filler")
+	dfFill(t, filler)
+
+	var refused whResp
+	for i := 5; i < 2000; i++ {
+		img, r, ok := dfPushSmall(t, s, i)
+		if !ok {
+			refused = r
+			break
+		}
+		pushed = append(pushed, img)
+	}
+	if refused.Status == 0 {
+		t.Fatalf("2000 pushes fitted in a full tablespace")
+	}
+	t.Logf("%d small images pushed, then: %s", len(pushed), refused)
+	whExpectError(t, "push with the database's disk full", refused, http.StatusInsufficientStorage, "DENIED")
+	if !strings.Contains(string(refused.Body), "metadata database is out of space") || !strings.Contains(string(refused.Body), "53100") {
+		t.Errorf("the refusal does not say why: %s", refused)
+	}
+	for _, img := range pushed {
+		dfCheckImage(t, s, img)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	img, r, ok := dfPushSmall(t, s, 10000)
+	if !ok {
+		t.Fatalf("push after space came back: %s%s", r, whLogIf5xx(s, r))
+	}
+	dfCheckImage(t, s, img)
+}
+
+// dfPushSmall pushes an image whose layer and config are small enough to be
+// kept inline.
+func dfPushSmall(t *testing.T, s *Server, i int) (dfImage, whResp, bool) {
+	t.Helper()
+	img := dfImage{repo: "small/app", tag: fmt.Sprintf("v%d", i)}
+	layer := whRandBytes(uint64(50000+i), 8<<10)
+	config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","config":{"Labels":{"i":"%d"}}}`, i))
+	img.layer, img.config = whDigest(layer), whDigest(config)
+	for _, b := range [][]byte{layer, config} {
+		if r, ok := dfPushBlob(t, s, img.repo, b, false); !ok {
+			return img, r, false
+		}
+	}
+	m, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": img.config, "size": len(config)},
+		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": img.layer, "size": len(layer)}},
+	})
+	img.manifest = whDigest(m)
+	r := dfDo(t, http.MethodPut, s.URL+"/v2/"+img.repo+"/manifests/"+img.tag,
+		map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, m)
+	return img, r, r.Status == http.StatusCreated
 }
