@@ -215,6 +215,13 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	} else {
 		err = r.commitBlob(ctx, repo, id, u.BackendState, d, u.Offset, id)
 	}
+	if outOfSpace(err) {
+		// An object store's commit copies the bytes: the upload's own
+		// copy is given back at once rather than held until the purge.
+		if derr := r.discardUpload(ctx, id, u.BackendState); derr != nil {
+			r.log.Warn("discarding an upload that did not fit failed", "upload", id, "err", derr)
+		}
+	}
 	if err != nil {
 		return BlobInfo{}, err
 	}

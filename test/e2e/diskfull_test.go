@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -422,4 +424,118 @@ func dfPushSmall(t *testing.T, s *Server, i int) (dfImage, whResp, bool) {
 	r := dfDo(t, http.MethodPut, s.URL+"/v2/"+img.repo+"/manifests/"+img.tag,
 		map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, m)
 	return img, r, r.Status == http.StatusCreated
+}
+
+// dfSmallS3 starts an S3 server (versitygw's posix backend, the one
+// scripts/test-services.sh installs) whose objects live on a small tmpfs,
+// with a bucket "full", and returns the REGISTRY_* variables that point
+// wharf's blob store at it.
+func dfSmallS3(t *testing.T, size int64) (env []string, mnt string) {
+	t.Helper()
+	testenv.S3(t, "S3 not running: run under scripts/test-services.sh")
+	bin := filepath.Join(os.Getenv("WHARF_CACHE_DIR"), "bin", "versitygw")
+	if _, err := os.Stat(bin); err != nil {
+		fail := t.Skipf
+		if os.Getenv("CI") != "" {
+			fail = t.Fatalf
+		}
+		fail("versitygw not found in $WHARF_CACHE_DIR/bin (scripts/test-services.sh installs it): %v", err)
+	}
+	mnt = testenv.SmallFS(t, size)
+	for _, d := range []string{"data/full", "meta"} {
+		if err := os.MkdirAll(filepath.Join(mnt, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "--port", addr, "--region", "us-east-1", "--quiet",
+		"posix", "--sidecar", filepath.Join(mnt, "meta"), filepath.Join(mnt, "data"))
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=dfaccess", "ROOT_SECRET_KEY=dfsecret-key")
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) // before the unmount
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw not answering on %s: %v\n%s", addr, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return []string{
+		"REGISTRY_STORAGE_S3_REGIONENDPOINT=http://" + addr,
+		"REGISTRY_STORAGE_S3_BUCKET=full",
+		"REGISTRY_STORAGE_S3_REGION=us-east-1",
+		"REGISTRY_STORAGE_S3_ACCESSKEY=dfaccess",
+		"REGISTRY_STORAGE_S3_SECRETKEY=dfsecret-key",
+		"REGISTRY_STORAGE_S3_FORCEPATHSTYLE=true",
+		"REGISTRY_STORAGE_REDIRECT_DISABLE=true", // reads stream through wharf, checked by raw HTTP
+	}, mnt
+}
+
+// TestDiskFullS3 fills the disk under an S3 server for real: the upload
+// that does not fit is answered 507 with the store's reason, not 500;
+// nothing acknowledged is lost; deleting images and collecting garbage
+// make room, and pushes work again without a restart.
+func TestDiskFullS3(t *testing.T) {
+	env, mnt := dfSmallS3(t, 40<<20)
+	s := StartServer(t, ServerOptions{Env: env})
+
+	var pushed []dfImage
+	var refused whResp
+	for i := 0; i < 40; i++ { // 40 layers of 3 MiB cannot fit in 40 MiB
+		img, r, ok := dfPushImage(t, s, i)
+		if !ok {
+			refused = r
+			break
+		}
+		pushed = append(pushed, img)
+	}
+	if refused.Status == 0 {
+		t.Fatalf("40 pushes of %d bytes fitted in 40 MiB", dfLayerSize)
+	}
+	t.Logf("%d images pushed, then: %s", len(pushed), refused)
+	whExpectError(t, "push with the S3 server's disk full", refused, http.StatusInsufficientStorage, "DENIED")
+	if !strings.Contains(string(refused.Body), "blob store is out of space") {
+		t.Errorf("the refusal does not say why: %s%s", refused, whLogIf5xx(s, refused))
+	}
+	if len(pushed) < 2 {
+		t.Fatalf("only %d images fitted before the refusal", len(pushed))
+	}
+	for _, img := range pushed {
+		dfCheckImage(t, s, img)
+	}
+	if n := dfUploadBytes(t, filepath.Join(mnt, "data", "full")); n != 0 {
+		t.Errorf("the refused upload left %d bytes in the bucket, to wait for the purge", n)
+	}
+
+	half := len(pushed) / 2
+	for _, img := range pushed[:half] {
+		r := dfDo(t, http.MethodDelete, s.URL+"/v2/"+img.repo+"/manifests/"+img.manifest, nil, nil)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("DELETE %s@%s: %s%s", img.repo, img.manifest, r, whLogIf5xx(s, r))
+		}
+	}
+	out, errOut, code := runWharf(t, env, "garbage-collect", s.Config)
+	if code != 0 {
+		t.Fatalf("garbage-collect: exit %d\n%s%s", code, out, errOut)
+	}
+	img, r, ok := dfPushImage(t, s, 100)
+	if !ok {
+		t.Fatalf("push after garbage collection: %s%s", r, whLogIf5xx(s, r))
+	}
+	for _, p := range append(pushed[half:], img) {
+		dfCheckImage(t, s, p)
+	}
+	out, errOut, code = runWharf(t, env, "scrub", s.Config)
+	if code != 0 || !strings.Contains(out, "0 problems") {
+		t.Errorf("scrub after the disk filled up: exit %d\n%s%s", code, out, errOut)
+	}
 }
