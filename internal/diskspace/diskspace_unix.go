@@ -3,7 +3,6 @@
 package diskspace
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,14 +37,9 @@ func allocated(fi os.FileInfo) int64 {
 	return fi.Size()
 }
 
-// preallocate makes f hold size bytes of allocated space: fallocate where
-// the filesystem has it, else zeros written out (a sparse file would hold
-// nothing back).
-func preallocate(f *os.File, size int64) error {
-	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
-	if err == nil || !errors.Is(err, unix.EOPNOTSUPP) {
-		return err
-	}
+// writeZeros allocates f up to size bytes by writing zeros where the
+// filesystem cannot preallocate (a sparse file would hold nothing back).
+func writeZeros(f *os.File, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err

@@ -135,8 +135,8 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 	hr := &hashingReader{r: body, h: h}
 	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr))
 	if outOfSpace(writeErr) {
-		// The client is told to stop (507), not to resume: the chunk is
-		// dropped rather than kept for a resumption.
+		// The chunk's bytes are given back now: unrecorded, they would
+		// only hold space the disk lacks until the next write or the purge.
 		r.dropChunk(ctx, u)
 		return fmt.Errorf("upload %s: chunk dropped after %d bytes: %w", u.ID, n, writeErr)
 	}

@@ -81,10 +81,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareSpace(space); err != nil {
-		md.Close()
-		return nil, err
-	}
+	prepareSpace(space, log)
 	promReg := prometheus.NewRegistry()
 	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{

@@ -83,10 +83,13 @@ func (s guardSpace) Free() (free, reserve int64, err error) {
 }
 
 // prepareSpace sizes the ballast at start (storage.reserve may have
-// changed) and fills it when there is room.
-func prepareSpace(g *diskspace.Guard) error {
+// changed) and fills it when there is room. A reserve that cannot be kept
+// is logged, not fatal: the watermark still refuses uploads on a full disk.
+func prepareSpace(g *diskspace.Guard, log *slog.Logger) {
 	if g == nil {
-		return nil
+		return
 	}
-	return g.Prepare()
+	if err := g.Prepare(); err != nil {
+		log.Warn("storage.reserve could not be prepared", "err", err)
+	}
 }
