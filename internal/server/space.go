@@ -17,8 +17,7 @@ func BallastPath(root string) string { return filepath.Join(root, "reserve") }
 
 // spaceGuard keeps storage.reserve on the filesystem of the root directory
 // when it holds upload bytes or the SQLite database. It returns nil when
-// nothing local is stored (S3 and PostgreSQL) or the reserve is 0 (after
-// removing a ballast an earlier setting left).
+// nothing local is stored (S3 and PostgreSQL) or the reserve is 0.
 func spaceGuard(cfg *config.Config, log *slog.Logger) (*diskspace.Guard, error) {
 	root := cfg.Storage.Filesystem.RootDirectory
 	var dirs []string
@@ -37,7 +36,8 @@ func spaceGuard(cfg *config.Config, log *slog.Logger) (*diskspace.Guard, error) 
 	}
 	g := diskspace.NewGuard(reserve, BallastPath(root), log, dirs...)
 	if reserve <= 0 {
-		return nil, g.Prepare()
+		prepareSpace(g, log) // removes the ballast an earlier setting left
+		return nil, nil
 	}
 	return g, nil
 }
