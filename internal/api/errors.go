@@ -35,6 +35,7 @@ var codeStatus = map[registry.Code]struct {
 	registry.CodeTooManyRequests:     {http.StatusTooManyRequests, registry.CodeTooManyRequests},
 	registry.CodeRangeInvalid:        {http.StatusRequestedRangeNotSatisfiable, registry.CodeBlobUploadInvalid},
 	registry.CodeTooLarge:            {http.StatusRequestEntityTooLarge, registry.CodeSizeInvalid},
+	registry.CodeInsufficientStorage: {http.StatusInsufficientStorage, registry.CodeDenied},
 	codeNotFound:                     {http.StatusNotFound, registry.CodeUnsupported},
 }
 
@@ -75,6 +76,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	m, known := codeStatus[e.Code]
 	if !known {
 		m.status, m.code = http.StatusBadRequest, e.Code
+	}
+	if m.status >= 500 { // refused for lack of space: the operator must hear of it
+		log.WarnContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "err", err, "request_id", middleware.RequestID(r.Context()))
 	}
 	writeJSONError(w, m.status, errorEntry{Code: m.code, Message: e.Message, Detail: e.Detail})
 }

@@ -15,6 +15,25 @@ import (
 // ErrNotFound is returned for a blob or upload the store does not hold.
 var ErrNotFound = errors.New("blob: not found")
 
+// ErrFull marks a write the store refused for lack of space: a full disk or
+// quota on the filesystem, a storage-full or quota error from an object
+// store. The bytes of that write are not kept.
+var ErrFull = errors.New("blob: storage is full")
+
+// FullError is a write the store refused for lack of space. It is ErrFull
+// and its cause; Reason says what the store reported, for clients.
+type FullError struct {
+	Reason string
+	Err    error
+}
+
+func (e *FullError) Error() string {
+	return "blob store out of space (" + e.Reason + "): " + e.Err.Error()
+}
+
+// Unwrap makes a FullError both ErrFull and its cause.
+func (e *FullError) Unwrap() []error { return []error{ErrFull, e.Err} }
+
 // Content is an open committed blob. On the filesystem it is an *os.File, so
 // http.ServeContent can use sendfile and answer Range requests.
 type Content interface {
@@ -75,6 +94,13 @@ type Store interface {
 type Redirector interface {
 	// RedirectURL returns a short-lived URL serving blob d to any client.
 	RedirectURL(ctx context.Context, d digest.Digest) (string, error)
+}
+
+// UploadTruncater is implemented by stores that can drop an upload's
+// bytes past size at once, so a chunk that failed for lack of space does
+// not hold its disk space until the next write or the upload purge.
+type UploadTruncater interface {
+	TruncateUpload(ctx context.Context, id string, size int64) error
 }
 
 // ChunkSizer is implemented by stores that need upload chunks of a minimum

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/wharf-registry/wharf/internal/diskspace"
 )
 
 // copyBufferSize is the read size for streaming uploads: large enough that
@@ -93,7 +96,36 @@ func (f *Filesystem) Delete(_ context.Context, d digest.Digest) error {
 // WriteUpload implements Store.
 func (f *Filesystem) WriteUpload(_ context.Context, id string, _ UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
 	n, err := f.writeUpload(id, offset, r)
-	return n, nil, err
+	return n, nil, markFull(err)
+}
+
+// markFull marks a full disk or quota with ErrFull.
+func markFull(err error) error {
+	if err == nil || !diskspace.IsFull(err) || errors.Is(err, ErrFull) {
+		return err
+	}
+	reason := "no space left on the disk"
+	if errors.Is(err, syscall.EDQUOT) {
+		reason = "disk quota exceeded"
+	}
+	return &FullError{Reason: reason, Err: err}
+}
+
+// TruncateUpload implements UploadTruncater; size 0 removes the file.
+func (f *Filesystem) TruncateUpload(_ context.Context, id string, size int64) error {
+	path, err := f.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		err = os.Remove(path)
+	} else {
+		err = os.Truncate(path, size)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("truncate upload %s: %w", id, err)
+	}
+	return nil
 }
 
 func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, error) {
@@ -221,6 +253,10 @@ func (f *Filesystem) OpenUpload(_ context.Context, id string, _ UploadState, _ i
 // CommitUpload implements Store: fsync, then rename into place, then fsync
 // the directory so the new name survives a crash.
 func (f *Filesystem) CommitUpload(_ context.Context, id string, _ UploadState, size int64, d digest.Digest) error {
+	return markFull(f.commitUpload(id, size, d))
+}
+
+func (f *Filesystem) commitUpload(id string, size int64, d digest.Digest) error {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return err

@@ -298,6 +298,31 @@ func (st *s3UploadState) encode() (UploadState, error) {
 
 func s3Code(err error) string { return minio.ToErrorResponse(err).Code }
 
+// s3FullCodes are the object-store error codes that mean no more bytes fit:
+// a bucket quota (Ceph RGW, MinIO), a full backend (MinIO), a size the
+// store refuses. Any 507 Insufficient Storage counts too.
+var s3FullCodes = map[string]bool{
+	"QuotaExceeded":                  true,
+	"XMinioAdminBucketQuotaExceeded": true,
+	"XMinioStorageFull":              true,
+	"InsufficientStorage":            true,
+	"EntityTooLarge":                 true,
+}
+
+// s3Full marks err with ErrFull when the object store refused a write for
+// lack of space or quota, so the registry answers 507 with the store's
+// reason instead of an internal error.
+func s3Full(err error) error {
+	var er minio.ErrorResponse
+	if err == nil || errors.Is(err, ErrFull) || !errors.As(err, &er) {
+		return err
+	}
+	if !s3FullCodes[er.Code] && er.StatusCode != http.StatusInsufficientStorage {
+		return err
+	}
+	return &FullError{Reason: fmt.Sprintf("S3 %d %s", er.StatusCode, er.Code), Err: err}
+}
+
 func isS3NotFound(err error) bool {
 	switch s3Code(err) {
 	case "NoSuchKey", "NotFound":
@@ -402,6 +427,11 @@ func (s *S3) UploadSize(_ context.Context, id string, state UploadState) (int64,
 // a caller that does not record the returned state may go on from the old
 // one.
 func (s *S3) WriteUpload(ctx context.Context, id string, state UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
+	n, st, err := s.writeUpload(ctx, id, state, offset, r)
+	return n, st, s3Full(err)
+}
+
+func (s *S3) writeUpload(ctx context.Context, id string, state UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
 	if err := checkUploadID(id); err != nil {
 		return 0, nil, err
 	}
@@ -720,6 +750,10 @@ func (s *S3) assemble(ctx context.Context, id string, st *s3UploadState) (string
 // place. If the final key exists already (the same content was pushed
 // before) nothing is copied.
 func (s *S3) CommitUpload(ctx context.Context, id string, state UploadState, size int64, d digest.Digest) error {
+	return s3Full(s.commitUpload(ctx, id, state, size, d))
+}
+
+func (s *S3) commitUpload(ctx context.Context, id string, state UploadState, size int64, d digest.Digest) error {
 	if err := checkUploadID(id); err != nil {
 		return err
 	}

@@ -157,6 +157,11 @@ type Storage struct {
 	Redirect    Redirect    `yaml:"redirect"`
 	// Inline is wharf's own: small blobs kept in the metadata store.
 	Inline Inline `yaml:"inline"`
+	// Reserve is wharf's own: disk space under the root directory kept
+	// for metadata writes, so deletes and garbage collection work on a
+	// full disk. Below it new uploads are refused (507). Unset: 64 MiB,
+	// or a tenth of the filesystem if that is less; 0 turns it off.
+	Reserve *Size `yaml:"reserve"`
 }
 
 // Inline keeps blobs of at most MaxSize bytes (image configs, small layers,

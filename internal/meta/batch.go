@@ -23,6 +23,8 @@ type batcher struct {
 	reqs chan *batchReq
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	beforeWrite func() // see SQL.SetBeforeWrite
 }
 
 type batchReq struct {
@@ -93,6 +95,9 @@ func (b *batcher) exec(batch []*batchReq) {
 				results[i] = err
 			}
 		}
+	}
+	if b.beforeWrite != nil {
+		b.beforeWrite()
 	}
 	// The batch's transaction outlives any one request's context: a
 	// cancelled request must not roll back the others.

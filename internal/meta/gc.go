@@ -118,19 +118,28 @@ func (s *SQL) enqueue(ctx context.Context, tx *sql.Tx, kind CandidateKind, repoI
 // succeeds, rolled back otherwise (a dry run sees exactly what a real run
 // would do, then undoes it).
 func (s *SQL) GC(ctx context.Context, commit bool, fn func(GCTx) error) error {
+	err := s.gc(ctx, commit, fn)
+	if errors.Is(err, ErrFull) {
+		s.prepareWrite()
+	}
+	return err
+}
+
+func (s *SQL) gc(ctx context.Context, commit bool, fn func(GCTx) error) error {
+	s.prepareWrite()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("metadata: begin: %w", err)
 	}
 	if err := fn(&gcTx{s: s, tx: tx}); err != nil {
 		tx.Rollback()
-		return err
+		return full(err)
 	}
 	if !commit {
 		return tx.Rollback()
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("metadata: commit: %w", err)
+		return full(fmt.Errorf("metadata: commit: %w", err))
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ type SQL struct {
 	batch *batcher // SQLite's group commit; nil on PostgreSQL
 
 	rstmts *stmtCache // prepared read statements
+
+	beforeWrite func() // see SetBeforeWrite
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
@@ -112,9 +114,18 @@ const maxTxAttempts = 4
 // statement: CommitBlob's commitBytes runs after every statement, and a
 // deadlock can only strike while a statement waits for a lock).
 func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	if s.batch != nil {
-		return s.batch.do(ctx, fn)
+	err := s.runTx(ctx, fn)
+	if errors.Is(err, ErrFull) {
+		s.prepareWrite() // make room for the next write, whoever took it
 	}
+	return err
+}
+
+func (s *SQL) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.batch != nil {
+		return full(s.batch.do(ctx, fn))
+	}
+	s.prepareWrite()
 	for attempt := 1; ; attempt++ {
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -126,10 +137,10 @@ func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 				time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 				continue
 			}
-			return err
+			return full(err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("metadata: commit: %w", err)
+			return full(fmt.Errorf("metadata: commit: %w", err))
 		}
 		return nil
 	}

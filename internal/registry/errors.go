@@ -34,6 +34,10 @@ const (
 	// CodeTooManyTags marks a manifest push with more tag parameters than
 	// wharf sets at once, which the spec answers with 414.
 	CodeTooManyTags Code = "TAG_INVALID_TOO_MANY"
+	// CodeInsufficientStorage marks a write refused for lack of space
+	// (storage.reserve reached, a store out of space or quota): 507, with
+	// the spec's DENIED code and a message saying why.
+	CodeInsufficientStorage Code = "DENIED_INSUFFICIENT_STORAGE"
 )
 
 // Error is a failure the client caused or may see, with an OCI code.
@@ -50,9 +54,12 @@ func errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// AsError returns the *Error inside err, if any.
+// AsError returns the *Error inside err, if any. A store's "out of space"
+// is one too: the client is told the write was refused and why.
 func AsError(err error) (*Error, bool) {
 	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return fullError(err)
 }

@@ -38,6 +38,8 @@ type Options struct {
 	Sparse SparsePolicy
 	// URLs is which URLs manifests' layers may name.
 	URLs URLPolicy
+	// Space, when set, refuses new upload bytes below storage.reserve.
+	Space Space
 }
 
 // SparsePolicy is which references a manifest may push without.

@@ -66,6 +66,9 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 	if err := r.checkWrite(); err != nil {
 		return Upload{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return Upload{}, err
+	}
 	state, err := marshalHash(sha256.New())
 	if err != nil {
 		return Upload{}, err
@@ -103,6 +106,9 @@ func (r *Registry) PatchUpload(ctx context.Context, repo, id string, body io.Rea
 	if err := r.checkWrite(); err != nil {
 		return Upload{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return Upload{}, err
+	}
 	defer r.locks.lock(id)()
 	u, err := r.getUpload(ctx, repo, id)
 	if err != nil {
@@ -127,7 +133,13 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		return wrap(err, "upload %s", u.ID)
 	}
 	hr := &hashingReader{r: body, h: h}
-	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, hr)
+	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr))
+	if outOfSpace(writeErr) {
+		// The chunk's bytes are given back now: unrecorded, they would
+		// only hold space the disk lacks until the next write or the purge.
+		r.dropChunk(ctx, u)
+		return fmt.Errorf("upload %s: chunk dropped after %d bytes: %w", u.ID, n, writeErr)
+	}
 	if n != hr.n {
 		// Bytes were hashed that did not reach storage: recording this state
 		// would corrupt the blob. Keep the old state; the next write starts
@@ -170,6 +182,13 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
 	}
+	if body != nil {
+		// Only new bytes are refused: committing what arrived already
+		// takes no space and completes the client's push.
+		if err := r.checkSpace(); err != nil {
+			return BlobInfo{}, err
+		}
+	}
 	defer r.locks.lock(id)()
 	u, err := r.getUpload(ctx, repo, id)
 	if err != nil {
@@ -195,6 +214,13 @@ func (r *Registry) FinishUpload(ctx context.Context, repo, id string, d digest.D
 		err = r.commitInlineBlob(ctx, repo, d, u.Content, id)
 	} else {
 		err = r.commitBlob(ctx, repo, id, u.BackendState, d, u.Offset, id)
+	}
+	if outOfSpace(err) {
+		// An object store's commit copies the bytes: the upload's own
+		// copy is given back at once rather than held until the purge.
+		if derr := r.discardUpload(ctx, id, u.BackendState); derr != nil {
+			r.log.Warn("discarding an upload that did not fit failed", "upload", id, "err", derr)
+		}
 	}
 	if err != nil {
 		return BlobInfo{}, err
@@ -233,6 +259,9 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
 	}
+	if err := r.checkSpace(); err != nil {
+		return BlobInfo{}, err
+	}
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
 	var src io.Reader = hr
@@ -249,7 +278,7 @@ func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, bo
 		src = io.MultiReader(bytes.NewReader(head), hr)
 	}
 	id := uuid.NewString()
-	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, src)
+	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, r.limitBySpace(src))
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
 		if err == nil {

@@ -91,10 +91,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	blobs, md, err := OpenStores(ctx, cfg)
+	blobs, md, space, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	prepareSpace(space, log)
 	promReg := prometheus.NewRegistry()
 	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{
@@ -105,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		InlineMax:       cfg.Storage.Inline.MaxSize,
 		Sparse:          sparsePolicy(cfg.Validation.Manifests.Sparse),
 		URLs:            urlPolicy(cfg.Validation),
+		Space:           registrySpace(space),
 	}, log)
 	guard, err := newGuard(cfg, log)
 	if err != nil {
