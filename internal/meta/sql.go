@@ -24,6 +24,10 @@ type SQL struct {
 	batch *batcher // SQLite's group commit; nil on PostgreSQL
 
 	rstmts *stmtCache // prepared read statements
+
+	// touchAfter is how old a link candidate's queue time may be before a
+	// HEAD or GET refreshes it; negative: never (see SetGracePeriod).
+	touchAfter time.Duration
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
@@ -49,7 +53,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r)}
+	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r), touchAfter: defaultTouchAfter}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -252,12 +256,16 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 	if !s.storable(repo, d.String()) {
 		return 0, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size int64
-	err := s.queryRow(ctx, `SELECT b.size FROM repository_blobs rb
+	var size, repoID int64
+	var q linkQueue
+	err := s.queryRow(ctx, `SELECT b.size, rb.repo_id`+linkQueueColumns+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size)
-	return size, notFound(err, "blob %s in %s", d, repo)
+		JOIN blobs b ON b.digest = rb.digest`+linkQueueJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(append([]any{&size, &repoID}, q.dest()...)...)
+	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
+		return 0, err
+	}
+	return size, s.keepReported(ctx, repoID, d, q)
 }
 
 // RepoBlob implements Store.
@@ -265,13 +273,20 @@ func (s *SQL) RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64
 	if !s.storable(repo, d.String()) {
 		return 0, nil, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size int64
+	var size, repoID int64
 	var content inlineBytes
-	err := s.queryRow(ctx, `SELECT b.size, b.content FROM repository_blobs rb
+	var q linkQueue
+	err := s.queryRow(ctx, `SELECT b.size, b.content, rb.repo_id`+linkQueueColumns+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size, &content)
-	return size, content, notFound(err, "blob %s in %s", d, repo)
+		JOIN blobs b ON b.digest = rb.digest`+linkQueueJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(append([]any{&size, &content, &repoID}, q.dest()...)...)
+	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
+		return 0, nil, err
+	}
+	if err := s.keepReported(ctx, repoID, d, q); err != nil {
+		return 0, nil, err
+	}
+	return size, content, nil
 }
 
 // inlineBytes scans a content column: nil for NULL (the bytes are in the

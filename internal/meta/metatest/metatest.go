@@ -67,6 +67,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"StaleUploads", testStaleUploads},
 		{"ConcurrentPushes", testConcurrentPushes},
 		{"ConcurrentAdvance", testConcurrentAdvance},
+		{"TouchKeepsLink", testTouchKeepsLink},
+		{"PullThenDeleteFreesAtOnce", testPullThenDeleteFreesAtOnce},
+		{"ReviewBeforeTouch", testReviewBeforeTouch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
