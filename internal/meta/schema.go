@@ -170,4 +170,8 @@ var migrations = []string{
 	// holds the upload's bytes so far.
 	`ALTER TABLE blobs ADD COLUMN content {{blob}};
 	ALTER TABLE uploads ADD COLUMN content {{blob}};`,
+	// 5: when a HEAD or GET last reported a queued link present (NULL:
+	// never). The collector keeps such a link for the grace period from
+	// then, whatever else queued it; see SQL.touchLink.
+	`ALTER TABLE gc_queue ADD COLUMN touched_at BIGINT;`,
 }

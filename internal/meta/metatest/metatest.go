@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"TouchKeepsLink", testTouchKeepsLink},
 		{"PullThenDeleteFreesAtOnce", testPullThenDeleteFreesAtOnce},
 		{"ReviewBeforeTouch", testReviewBeforeTouch},
+		{"ExplicitCollectionIgnoresTouch", testExplicitCollectionIgnoresTouch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,8 +42,18 @@ var reportFuncs = []struct {
 // freshBefore, as a collector pass does, and returns what it removed.
 func collectDue(t *testing.T, s meta.Store, freshBefore time.Time) []meta.Removal {
 	t.Helper()
+	return collect(t, s, freshBefore, false)
+}
+
+// collect is collectDue, ignoring touches when ignoreTouches (an
+// operator's explicit collection).
+func collect(t *testing.T, s meta.Store, freshBefore time.Time, ignoreTouches bool) []meta.Removal {
+	t.Helper()
 	var out []meta.Removal
 	err := s.GC(t.Context(), true, func(tx meta.GCTx) error {
+		if ignoreTouches {
+			tx.IgnoreTouches()
+		}
 		for range 10 { // link, then blob, then bytes: a few rounds at most
 			cands, err := tx.Due(t.Context(), freshBefore, 64)
 			if err != nil || len(cands) == 0 {
@@ -203,4 +213,32 @@ func testReviewBeforeTouch(t *testing.T, s meta.Store) {
 		t.Fatalf("HEAD did not return after the review committed")
 	}
 	checkNoRepoBlob(t, s, repo, layer)
+}
+
+// testExplicitCollectionIgnoresTouch: an operator's explicit collection
+// (wharf garbage-collect) frees a deleted image's layer at once even if a
+// HEAD or GET reported it present after the deletion, while it still
+// keeps a blob pushed within the grace period.
+func testExplicitCollectionIgnoresTouch(t *testing.T, s meta.Store) {
+	for _, rf := range reportFuncs {
+		t.Run(rf.name, func(t *testing.T) {
+			repo := "explicit/" + rf.name
+			layer := orphanedLayer(t, s, repo, "explicit-"+rf.name)
+			pushed := commitBlob(t, s, repo, "explicit-pushed-"+rf.name, 10)
+			for _, d := range []digest.Digest{layer, pushed} {
+				if err := rf.report(t, s, repo, d); err != nil {
+					t.Fatalf("%s: %v", rf.name, err)
+				}
+			}
+			rs := collect(t, s, time.Now().Add(-time.Hour), true)
+			if !removedLink(rs, repo, layer) {
+				t.Errorf("an explicit collection kept the touched link of a deleted image: removed %+v", rs)
+			}
+			if removedLink(rs, repo, pushed) {
+				t.Errorf("an explicit collection removed a blob pushed within the grace period")
+			}
+			checkNoRepoBlob(t, s, repo, layer)
+			checkRepoBlob(t, s, repo, pushed, 10)
+		})
+	}
 }
