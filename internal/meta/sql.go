@@ -256,16 +256,15 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 	if !s.storable(repo, d.String()) {
 		return 0, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size, repoID int64
-	var q linkQueue
-	err := s.queryRow(ctx, `SELECT b.size, rb.repo_id`+linkQueueColumns+` FROM repository_blobs rb
+	var size, touchRepo int64
+	err := s.queryRow(ctx, `SELECT b.size`+touchColumn+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest`+linkQueueJoin+`
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(append([]any{&size, &repoID}, q.dest()...)...)
+		JOIN blobs b ON b.digest = rb.digest`+touchJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &touchRepo)
 	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
 		return 0, err
 	}
-	return size, s.keepReported(ctx, repoID, d, q)
+	return size, s.keepReported(ctx, touchRepo, d)
 }
 
 // RepoBlob implements Store.
@@ -273,17 +272,16 @@ func (s *SQL) RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64
 	if !s.storable(repo, d.String()) {
 		return 0, nil, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size, repoID int64
+	var size, touchRepo int64
 	var content inlineBytes
-	var q linkQueue
-	err := s.queryRow(ctx, `SELECT b.size, b.content, rb.repo_id`+linkQueueColumns+` FROM repository_blobs rb
+	err := s.queryRow(ctx, `SELECT b.size, b.content`+touchColumn+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest`+linkQueueJoin+`
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(append([]any{&size, &content, &repoID}, q.dest()...)...)
+		JOIN blobs b ON b.digest = rb.digest`+touchJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &content, &touchRepo)
 	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
 		return 0, nil, err
 	}
-	if err := s.keepReported(ctx, repoID, d, q); err != nil {
+	if err := s.keepReported(ctx, touchRepo, d); err != nil {
 		return 0, nil, err
 	}
 	return size, content, nil

@@ -32,46 +32,29 @@ func (s *SQL) SetGracePeriod(grace time.Duration) {
 	}
 }
 
-// linkQueue is what a HEAD or GET reads with a link about its garbage
-// candidacy: its gc_queue row (fresh, enqueuedAt and touchedAt are not
-// valid when it has none) and, only when it has one, whether a manifest
-// references the link.
-type linkQueue struct {
-	fresh, enqueuedAt, touchedAt sql.NullInt64
-	referenced                   sql.NullBool
-}
-
-// linkQueueColumns and linkQueueJoin are the parts of a HEAD's or GET's
-// query (over repository_blobs rb) that read a linkQueue: q.kind 1 is a
-// link candidate, mr.kind 1 a blob reference. The hot path, a link with no
-// queue row, costs one more primary key lookup; the reference check runs
-// only for a queued link.
+// touchColumn is the column of a HEAD's or GET's query (over
+// repository_blobs rb, joined with touchJoin) that says whether the link it
+// reads must be touched: 0 when not, else the link's repository id, which
+// the touch needs. A link is touched when it is queued for review (q.kind
+// 1, a link candidate), neither a recent push (a fresh candidate) nor a
+// recent touch keeps it for about the grace period already, and no
+// manifest references it (mr.kind 1, a blob reference). The two arguments
+// are the cut-off for "recent" (touchArgs). The hot path, a link with no
+// queue row (referenced, or reviewed and kept since), costs one primary key
+// lookup and one integer column, and writes nothing; the reference check
+// runs only for a queued link.
 const (
-	linkQueueColumns = `, q.fresh, q.enqueued_at, q.touched_at, CASE WHEN q.fresh IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM manifest_refs mr
-		WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest AND mr.kind = 1) END`
-	linkQueueJoin = ` LEFT JOIN gc_queue q ON q.kind = 1 AND q.repo_id = rb.repo_id AND q.digest = rb.digest`
+	touchColumn = `, CASE WHEN q.kind IS NULL THEN 0
+		WHEN (q.fresh = 1 AND q.enqueued_at >= ?) OR q.touched_at >= ? THEN 0
+		WHEN EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest AND mr.kind = 1) THEN 0
+		ELSE rb.repo_id END`
+	touchJoin = ` LEFT JOIN gc_queue q ON q.kind = 1 AND q.repo_id = rb.repo_id AND q.digest = rb.digest`
 )
 
-// dest returns the scan destinations of linkQueueColumns.
-func (q *linkQueue) dest() []any {
-	return []any{&q.fresh, &q.enqueuedAt, &q.touchedAt, &q.referenced}
-}
-
-// needsTouch reports whether a link just read present must be touched: it
-// is queued for review, no manifest references it, and neither a recent
-// push (a fresh candidate) nor a recent touch already keeps it for about
-// the grace period. A link with no queue row is referenced (or was
-// reviewed and kept since): a HEAD of it writes nothing, which is the hot
-// path.
-func (s *SQL) needsTouch(q linkQueue) bool {
-	if s.touchAfter < 0 || !q.fresh.Valid || q.referenced.Bool {
-		return false
-	}
+// touchArgs are the arguments of touchColumn, ahead of the query's own.
+func (s *SQL) touchArgs(args ...any) []any {
 	recent := s.now().Add(-s.touchAfter).UnixMilli()
-	if q.fresh.Int64 == 1 && q.enqueuedAt.Int64 >= recent {
-		return false
-	}
-	return !q.touchedAt.Valid || q.touchedAt.Int64 < recent
+	return append([]any{recent, recent}, args...)
 }
 
 // touchLink records that a HEAD or GET has just reported the link of
@@ -124,11 +107,11 @@ func (s *SQL) touchLink(ctx context.Context, repoID int64, d digest.Digest) erro
 	})
 }
 
-// keepReported touches the link a HEAD or GET read as present when it
-// needs it (see touchLink).
-func (s *SQL) keepReported(ctx context.Context, repoID int64, d digest.Digest, q linkQueue) error {
-	if !s.needsTouch(q) {
+// keepReported touches the link a HEAD or GET read as present when its
+// touchColumn, touchRepo, says so (see touchLink).
+func (s *SQL) keepReported(ctx context.Context, touchRepo int64, d digest.Digest) error {
+	if s.touchAfter < 0 || touchRepo == 0 {
 		return nil
 	}
-	return s.touchLink(ctx, repoID, d)
+	return s.touchLink(ctx, touchRepo, d)
 }
