@@ -19,8 +19,9 @@ const defaultTouchAfter = time.Minute
 // the repository's link for that long (see touchLink; a mount queues the
 // link fresh, which does the same). A touch is recorded at most once every
 // tenth of the grace period (capped at a minute), so a link stays at least
-// the grace period minus that after it was reported present. With no grace period nothing is
-// protected and nothing is written. Call it before the store is used.
+// the grace period minus that after it was reported present. With no grace
+// period nothing is protected and nothing is written. Call it before the
+// store is used.
 func (s *SQL) SetGracePeriod(grace time.Duration) {
 	switch {
 	case grace <= 0:
