@@ -119,11 +119,16 @@ func testTouchKeepsLink(t *testing.T, s meta.Store) {
 			}
 			put(t, s, repo, image("new-"+rf.name, layer), "new")
 
-			// Unreferenced again and reported present; the grace period
-			// then passes without a manifest: the link and blob go.
+			// Another client's manifest referencing the layer comes and
+			// goes: the touch stays, for whoever else relied on it.
 			if _, err := s.DeleteManifest(t.Context(), repo, image("new-"+rf.name, layer).Digest, false); err != nil {
 				t.Fatalf("DeleteManifest: %v", err)
 			}
+			if rs := collectDue(t, s, time.Now().Add(-grace)); removedLink(rs, repo, layer) {
+				t.Fatalf("a review within the grace period removed a touched link queued again: %+v", rs)
+			}
+			// Reported present again; the grace period then passes
+			// without a manifest: the link and blob go.
 			if err := rf.report(t, s, repo, layer); err != nil {
 				t.Fatalf("%s: %v", rf.name, err)
 			}
