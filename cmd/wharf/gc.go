@@ -54,7 +54,11 @@ func garbageCollect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := server.GCOptions(cfg)
-	opts.DryRun, opts.Sweep = *dryRun, true
+	// An operator collecting by hand wants a deleted image's layers gone
+	// now, even if they were pulled after the delete. A push that was told
+	// such a layer is present may then have its manifest refused, and
+	// must push again; the server's collector keeps the layer instead.
+	opts.DryRun, opts.Sweep, opts.IgnoreTouches = *dryRun, true, true
 	opts.DeleteUntagged = opts.DeleteUntagged || *untagged
 	if *grace >= 0 {
 		opts.GracePeriod = *grace

@@ -61,6 +61,11 @@ type Options struct {
 	Sweep bool
 	// Retention policies, applied before the review.
 	Retention []Policy
+	// IgnoreTouches collects links a HEAD or GET reported present within
+	// the grace period as if nobody had asked for them: an operator's
+	// explicit collection frees a deleted image's layers at once, where
+	// the server's own collector keeps them for pushes that rely on them.
+	IgnoreTouches bool
 }
 
 // Event is one thing a pass removed (or would remove, in a dry run).
@@ -182,6 +187,9 @@ func (c *Collector) review(ctx context.Context, step func(func(meta.GCTx) error)
 		var due int
 		err := step(func(tx meta.GCTx) error {
 			removed = removed[:0]
+			if opts.IgnoreTouches {
+				tx.IgnoreTouches()
+			}
 			cands, err := tx.Due(ctx, c.now().Add(-opts.GracePeriod), batchSize)
 			if err != nil {
 				return err

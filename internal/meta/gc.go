@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -46,6 +47,9 @@ type Candidate struct {
 	Digest     digest.Digest
 	Fresh      bool // created, never referenced yet: reviewed after the grace period
 	EnqueuedAt int64
+	// TouchedAt is when a HEAD or GET last reported the link present while
+	// it was queued (Unix milliseconds), 0 if never.
+	TouchedAt int64
 }
 
 // Removal is something the garbage collector removed (or, in a dry run,
@@ -79,8 +83,14 @@ type TagInfo struct {
 // GCTx is one metadata transaction of the garbage collector.
 type GCTx interface {
 	// Due lists up to limit candidates ready for review: those whose last
-	// reference went, and fresh ones enqueued before freshBefore.
+	// reference went, and fresh ones enqueued before freshBefore; of these,
+	// links a HEAD or GET reported present only if that was before
+	// freshBefore too (unless IgnoreTouches was called).
 	Due(ctx context.Context, freshBefore time.Time, limit int) ([]Candidate, error)
+	// IgnoreTouches makes this transaction's Due list touched links as if
+	// no HEAD or GET had reported them present: what an operator's
+	// explicit collection does (wharf garbage-collect).
+	IgnoreTouches()
 	// Review claims c and removes it if nothing references it any more,
 	// checked inside this transaction. It returns what it removed; nothing
 	// when another worker claimed c first.
@@ -99,7 +109,7 @@ type GCTx interface {
 }
 
 // enqueue makes something a garbage candidate. A candidate queued again is
-// reset to the newer origin and time.
+// reset to the newer origin and time; a touch it had stays (touchLink).
 func (s *SQL) enqueue(ctx context.Context, tx *sql.Tx, kind CandidateKind, repoID int64, d digest.Digest, fresh bool) error {
 	f := 0
 	if fresh {
@@ -145,9 +155,13 @@ func (s *SQL) gc(ctx context.Context, commit bool, fn func(GCTx) error) error {
 }
 
 type gcTx struct {
-	s  *SQL
-	tx *sql.Tx
+	s             *SQL
+	tx            *sql.Tx
+	ignoreTouches bool
 }
+
+// IgnoreTouches implements GCTx.
+func (g *gcTx) IgnoreTouches() { g.ignoreTouches = true }
 
 func (g *gcTx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return g.s.exec(ctx, g.tx, q, args...)
@@ -173,10 +187,14 @@ func (g *gcTx) exists(ctx context.Context, q string, args ...any) (bool, error) 
 // for each other (the claim in Review would make double processing
 // harmless, but the second collector would wait for the first to commit).
 func (g *gcTx) Due(ctx context.Context, freshBefore time.Time, limit int) ([]Candidate, error) {
-	rows, err := g.tx.QueryContext(ctx, g.s.d.rebind(`SELECT q.kind, q.repo_id, COALESCE(r.name, ''), q.digest, q.fresh, q.enqueued_at
+	touchedBefore := freshBefore.UnixMilli()
+	if g.ignoreTouches {
+		touchedBefore = math.MaxInt64
+	}
+	rows, err := g.tx.QueryContext(ctx, g.s.d.rebind(`SELECT q.kind, q.repo_id, COALESCE(r.name, ''), q.digest, q.fresh, q.enqueued_at, COALESCE(q.touched_at, 0)
 		FROM gc_queue q LEFT JOIN repositories r ON r.id = q.repo_id
-		WHERE q.fresh = 0 OR q.enqueued_at < ?
-		ORDER BY q.kind, q.enqueued_at, q.repo_id, q.digest LIMIT ?`+g.s.d.forUpdateSkipLocked("q")), freshBefore.UnixMilli(), limit)
+		WHERE (q.fresh = 0 OR q.enqueued_at < ?) AND (q.touched_at IS NULL OR q.touched_at < ?)
+		ORDER BY q.kind, q.enqueued_at, q.repo_id, q.digest LIMIT ?`+g.s.d.forUpdateSkipLocked("q")), freshBefore.UnixMilli(), touchedBefore, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list garbage candidates: %w", err)
 	}
@@ -186,7 +204,7 @@ func (g *gcTx) Due(ctx context.Context, freshBefore time.Time, limit int) ([]Can
 		var c Candidate
 		var dg string
 		var fresh int
-		if err := rows.Scan(&c.Kind, &c.RepoID, &c.Repo, &dg, &fresh, &c.EnqueuedAt); err != nil {
+		if err := rows.Scan(&c.Kind, &c.RepoID, &c.Repo, &dg, &fresh, &c.EnqueuedAt, &c.TouchedAt); err != nil {
 			return nil, fmt.Errorf("list garbage candidates: %w", err)
 		}
 		c.Digest, c.Fresh = digest.Digest(dg), fresh == 1
@@ -256,10 +274,12 @@ func (g *gcTx) review(ctx context.Context, c Candidate, opts ReviewOptions) ([]R
 }
 
 // claim removes c from the queue; false when it is gone or was queued
-// again since it was listed (another worker has it, or it changed).
+// again or touched since it was listed (another worker has it, or it
+// changed). This is the review's re-check of a touch (SQL.touchLink): a
+// HEAD that touched the link after Due read it makes the claim fail.
 func (g *gcTx) claim(ctx context.Context, c Candidate) (bool, error) {
-	res, err := g.exec(ctx, `DELETE FROM gc_queue WHERE kind = ? AND repo_id = ? AND digest = ? AND enqueued_at = ?`,
-		int(c.Kind), c.RepoID, c.Digest.String(), c.EnqueuedAt)
+	res, err := g.exec(ctx, `DELETE FROM gc_queue WHERE kind = ? AND repo_id = ? AND digest = ? AND enqueued_at = ? AND COALESCE(touched_at, 0) = ?`,
+		int(c.Kind), c.RepoID, c.Digest.String(), c.EnqueuedAt, c.TouchedAt)
 	if err != nil {
 		return false, fmt.Errorf("claim %s %s: %w", c.Kind, c.Digest, err)
 	}

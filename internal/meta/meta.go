@@ -107,10 +107,15 @@ type Store interface {
 	CommitInlineBlob(ctx context.Context, repo string, d digest.Digest, content []byte, uploadID string) error
 	// BlobSize returns the size of blob d if it exists anywhere.
 	BlobSize(ctx context.Context, d digest.Digest) (int64, error)
-	// RepoBlobSize returns the size of blob d if repo may serve it.
+	// RepoBlobSize returns the size of blob d if repo may serve it. A link
+	// it reports present that no manifest references is kept from garbage
+	// collection for the grace period (a client told "present" puts a
+	// manifest next); a link the collector removes meanwhile is reported
+	// absent.
 	RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error)
 	// RepoBlob returns the size of blob d if repo may serve it, and its
 	// bytes when they are kept inline (nil when they are in the blob store).
+	// It keeps the link as RepoBlobSize does.
 	RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64, []byte, error)
 	// LinkBlob lets repo serve existing blob d (a cross-repository mount).
 	LinkBlob(ctx context.Context, repo string, d digest.Digest) error

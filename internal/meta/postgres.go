@@ -39,7 +39,7 @@ func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("metadata: connect to PostgreSQL: %w", err)
 	}
-	s := &SQL{w: db, r: db, d: postgresDialect, now: time.Now, rstmts: newStmtCache(db)}
+	s := &SQL{w: db, r: db, d: postgresDialect, now: time.Now, rstmts: newStmtCache(db), touchAfter: defaultTouchAfter}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("metadata: %w", err)

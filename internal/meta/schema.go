@@ -185,4 +185,8 @@ var migrations = []string{
 		PRIMARY KEY (repo_id, digest)
 	);
 	CREATE INDEX removed_refs_at ON removed_refs(removed_at);`,
+	// 7: when a HEAD or GET last reported a queued link present (NULL:
+	// never). The collector keeps such a link for the grace period from
+	// then, whatever else queued it; see SQL.touchLink.
+	`ALTER TABLE gc_queue ADD COLUMN touched_at BIGINT;`,
 }

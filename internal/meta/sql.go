@@ -27,6 +27,10 @@ type SQL struct {
 	rstmts *stmtCache // prepared read statements
 
 	beforeWrite func() // see SetBeforeWrite
+
+	// touchAfter is how old a link candidate's queue time may be before a
+	// HEAD or GET refreshes it; negative: never (see SetGracePeriod).
+	touchAfter time.Duration
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
@@ -52,7 +56,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r)}
+	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r), touchAfter: defaultTouchAfter}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -267,12 +271,15 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 	if !s.storable(repo, d.String()) {
 		return 0, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size int64
-	err := s.queryRow(ctx, `SELECT b.size FROM repository_blobs rb
+	var size, touchRepo int64
+	err := s.queryRow(ctx, `SELECT b.size`+touchColumn+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size)
-	return size, notFound(err, "blob %s in %s", d, repo)
+		JOIN blobs b ON b.digest = rb.digest`+touchJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &touchRepo)
+	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
+		return 0, err
+	}
+	return size, s.keepReported(ctx, touchRepo, d)
 }
 
 // RepoBlob implements Store.
@@ -280,13 +287,19 @@ func (s *SQL) RepoBlob(ctx context.Context, repo string, d digest.Digest) (int64
 	if !s.storable(repo, d.String()) {
 		return 0, nil, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
-	var size int64
+	var size, touchRepo int64
 	var content inlineBytes
-	err := s.queryRow(ctx, `SELECT b.size, b.content FROM repository_blobs rb
+	err := s.queryRow(ctx, `SELECT b.size, b.content`+touchColumn+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
-		JOIN blobs b ON b.digest = rb.digest
-		WHERE r.name = ? AND rb.digest = ?`, repo, d.String()).Scan(&size, &content)
-	return size, content, notFound(err, "blob %s in %s", d, repo)
+		JOIN blobs b ON b.digest = rb.digest`+touchJoin+`
+		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &content, &touchRepo)
+	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
+		return 0, nil, err
+	}
+	if err := s.keepReported(ctx, touchRepo, d); err != nil {
+		return 0, nil, err
+	}
+	return size, content, nil
 }
 
 // inlineBytes scans a content column: nil for NULL (the bytes are in the

@@ -197,3 +197,71 @@ func BenchmarkPushSmallBlob(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBlobHead measures blob HEADs from parallel clients, the call a
+// push makes for each layer before deciding to upload it: of a layer an
+// image references, and of one pushed but not referenced yet (a garbage
+// candidate still in its grace period).
+func BenchmarkBlobHead(b *testing.B) {
+	cases := []struct {
+		name       string
+		referenced bool
+	}{
+		{"referenced", true},
+		{"unreferenced", false},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			base := startBench(b)
+			c := benchClient()
+			layer := randomBytes(b, 64<<10)
+			if err := pushBlob(c, base, "bench/head", layer); err != nil {
+				b.Fatal(err)
+			}
+			if tc.referenced {
+				benchPutManifest(b, c, base, "bench/head", layer)
+			}
+			url := base + "/v2/bench/head/blobs/" + sha(layer)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodHead, url, nil)
+					resp, err := c.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("HEAD blob: %s", resp.Status)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// benchPutManifest pushes a config and an image manifest referencing layer
+// (already pushed) under tag latest.
+func benchPutManifest(b *testing.B, c *http.Client, base, repo string, layer []byte) {
+	b.Helper()
+	cfgBlob := []byte(`{"architecture":"amd64","os":"linux"}`)
+	if err := pushBlob(c, base, repo, cfgBlob); err != nil {
+		b.Fatal(err)
+	}
+	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
+		sha(cfgBlob), len(cfgBlob), sha(layer), len(layer))
+	req, _ := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/latest", bytes.NewReader([]byte(manifest)))
+	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b.Fatalf("PUT manifest: %s", resp.Status)
+	}
+}

@@ -17,6 +17,21 @@ const defaultMaxConns = 16
 // openMetaStore opens the metadata store cfg names: PostgreSQL when the
 // database section is set, else SQLite under the root directory.
 func openMetaStore(ctx context.Context, cfg *config.Config) (meta.Store, error) {
+	s, err := openSQL(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	grace := cfg.GC.GracePeriod
+	if cfg.Storage.Maintenance.ReadOnly.Enabled {
+		// No push can follow a HEAD: nothing to protect, and reads
+		// should not write.
+		grace = 0
+	}
+	s.SetGracePeriod(grace)
+	return s, nil
+}
+
+func openSQL(ctx context.Context, cfg *config.Config) (*meta.SQL, error) {
 	if db := cfg.Database; db != nil {
 		maxConns := db.MaxConns
 		if maxConns <= 0 {

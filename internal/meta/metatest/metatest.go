@@ -72,6 +72,10 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"SparseContentArrivesLater", testSparseContentArrivesLater},
 		{"PutManifestTags", testPutManifestTags},
 		{"SparseNotLost", testSparseNotLost},
+		{"TouchKeepsLink", testTouchKeepsLink},
+		{"PullThenDeleteFreesAtOnce", testPullThenDeleteFreesAtOnce},
+		{"ReviewBeforeTouch", testReviewBeforeTouch},
+		{"ExplicitCollectionIgnoresTouch", testExplicitCollectionIgnoresTouch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
