@@ -36,7 +36,9 @@ var codeStatus = map[registry.Code]struct {
 	registry.CodeRangeInvalid:        {http.StatusRequestedRangeNotSatisfiable, registry.CodeBlobUploadInvalid},
 	registry.CodeTooLarge:            {http.StatusRequestEntityTooLarge, registry.CodeSizeInvalid},
 	registry.CodeInsufficientStorage: {http.StatusInsufficientStorage, registry.CodeDenied},
-	codeNotFound:                     {http.StatusNotFound, registry.CodeUnsupported},
+	// The spec's answer to more tag parameters than a registry sets at once.
+	registry.CodeTooManyTags: {http.StatusRequestURITooLong, registry.CodeTagInvalid},
+	codeNotFound:             {http.StatusNotFound, registry.CodeUnsupported},
 }
 
 const (

@@ -45,11 +45,6 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	// registry that set them from one that ignored them.
 	tags := r.URL.Query()["tag"]
 	m, err := h.reg.PutManifestTags(r.Context(), rt.name, rt.ref, tags, mediaType(r.Header.Get("Content-Type")), payload)
-	if e, ok := registry.AsError(err); ok && e.Code == registry.CodeTooManyTags {
-		// The spec's answer to too many tag parameters.
-		writeJSONError(w, http.StatusRequestURITooLong, errorEntry{Code: registry.CodeTagInvalid, Message: e.Message})
-		return nil
-	}
 	if err != nil {
 		return err
 	}
