@@ -198,6 +198,20 @@ func TestEnvOverrides(t *testing.T) {
 			}},
 		{"map entry replaced", []string{"REGISTRY_LOG_FIELDS_SERVICE=x"},
 			func(c *Config) (any, any) { return c.Log.Fields["service"], "x" }},
+		{"list element by index", []string{"REGISTRY_GC_RETENTION_0_REPOSITORIES=ci/*", "REGISTRY_GC_RETENTION_0_KEEPLAST=3"},
+			func(c *Config) (any, any) {
+				if len(c.GC.Retention) != 1 {
+					return len(c.GC.Retention), 1
+				}
+				return [2]any{c.GC.Retention[0].Repositories, c.GC.Retention[0].KeepLast}, [2]any{"ci/*", 3}
+			}},
+		{"list of scalars by index", []string{"REGISTRY_HEALTH_FILE_1_FILE=/down", "REGISTRY_HEALTH_FILE_0_FILE=/maint"},
+			func(c *Config) (any, any) {
+				if len(c.Health.File) != 2 {
+					return len(c.Health.File), 2
+				}
+				return [2]any{c.Health.File[0].File, c.Health.File[1].File}, [2]any{"/maint", "/down"}
+			}},
 		{"map key with underscore", []string{"REGISTRY_LOG_FIELDS_MY_KEY=v"},
 			func(c *Config) (any, any) { return c.Log.Fields["my_key"], "v" }},
 		{"string verbatim", []string{"REGISTRY_HTTP_SECRET=a: b # c"},
@@ -380,6 +394,9 @@ func TestWarnings(t *testing.T) {
 		}},
 		{"env below a leaf", "", []string{"REGISTRY_HTTP_ADDR_PORT=1"}, []string{
 			"config: REGISTRY_HTTP_ADDR_PORT: not a known setting; ignored",
+		}},
+		{"list index too large", "", []string{"REGISTRY_GC_RETENTION_5000_KEEPLAST=1"}, []string{
+			"config: REGISTRY_GC_RETENTION_5000_KEEPLAST: not a known setting; ignored",
 		}},
 		{"empty env", "", []string{"REGISTRY_NOTIFICATIONS_ENDPOINTS=[]"}, []string{
 			"config: REGISTRY_NOTIFICATIONS_ENDPOINTS: notifications.endpoints is set to nothing; ignored",

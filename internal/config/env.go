@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -69,8 +70,28 @@ func (d *decoder) setEnv(v reflect.Value, segs []string, path, raw string) error
 		if v.Type().Key().Kind() == reflect.String {
 			return d.setEnvMap(v, segs, path, raw)
 		}
+	case reflect.Slice:
+		if i, err := strconv.Atoi(segs[0]); err == nil && i >= 0 && i < maxEnvIndex {
+			return d.setEnvIndex(v, i, segs[1:], path, raw)
+		}
 	}
 	return d.unknownEnv(path, segs, raw)
+}
+
+// maxEnvIndex bounds the list index a variable may name, so that
+// REGISTRY_..._HOSTS_99999999 cannot allocate a huge list.
+const maxEnvIndex = 1000
+
+// setEnvIndex sets element i of a list, as distribution documents for
+// lists (REGISTRY_HTTP_TLS_LETSENCRYPT_HOSTS_0=registry.example.com),
+// growing the list with empty elements when it is shorter.
+func (d *decoder) setEnvIndex(v reflect.Value, i int, segs []string, path, raw string) error {
+	if v.Len() <= i {
+		grown := reflect.MakeSlice(v.Type(), i+1, i+1)
+		reflect.Copy(grown, v)
+		v.Set(grown)
+	}
+	return d.setEnv(v.Index(i), segs, fmt.Sprintf("%s[%d]", path, i), raw)
 }
 
 // setEnvStruct matches a field key against one or more leading segments, so

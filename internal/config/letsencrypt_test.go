@@ -26,6 +26,9 @@ func TestLetsEncryptKeys(t *testing.T) {
 	withEnv := want
 	withEnv.Hosts = []string{"a.example.com", "b.example.com"}
 	withEnv.HTTPAddr = ":80"
+	// The form distribution's docs show for a list element.
+	byIndex := want
+	byIndex.Hosts = []string{"registry.example.com", "mirror.example.com"}
 	tests := []struct {
 		name string
 		env  []string
@@ -33,6 +36,7 @@ func TestLetsEncryptKeys(t *testing.T) {
 	}{
 		{"file", nil, want},
 		{"env", []string{"REGISTRY_HTTP_TLS_LETSENCRYPT_HOSTS=[a.example.com, b.example.com]", "REGISTRY_HTTP_TLS_LETSENCRYPT_HTTPADDR=:80"}, withEnv},
+		{"env list element", []string{"REGISTRY_HTTP_TLS_LETSENCRYPT_HOSTS_1=mirror.example.com"}, byIndex},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
