@@ -13,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/testenv"
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -327,5 +330,44 @@ func TestDockerfilesAgree(t *testing.T) {
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("final stages differ:\nDockerfile:\n%s\ndeploy/image/Dockerfile:\n%s",
 			strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}
+
+// TestDeployFiles checks what deploy/ ships: the compose file runs wharf
+// with seed 002's command and mounts, and every config there loads
+// without a warning.
+func TestDeployFiles(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Command []string `yaml:"command"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	reg := compose.Services["registry"]
+	if reg.Image != imageTag || strings.Join(reg.Command, " ") != "serve /etc/registry/config.yml" ||
+		!slices.Contains(reg.Volumes, "./config/registry/:/etc/registry/") {
+		t.Errorf("compose registry service = %+v, want seed 002's with image %s", reg, imageTag)
+	}
+	for _, p := range []string{"deploy/config/registry/config.yml", "deploy/image/config.yml"} {
+		cfg, warnings, err := config.Load(filepath.Join(repoRoot(), p), nil)
+		if err != nil || len(warnings) > 0 {
+			t.Errorf("%s: %v, warnings %q", p, err, warnings)
+			continue
+		}
+		if got := cfg.Storage.Filesystem.RootDirectory; got != "/var/lib/registry" {
+			t.Errorf("%s: root %q, want /var/lib/registry", p, got)
+		}
+		// Below docker stop's 10 s, so a stop mid-request still exits cleanly.
+		if d := cfg.HTTP.DrainTimeout; d <= 0 || d >= 10*time.Second {
+			t.Errorf("%s: http.draintimeout %v, want under 10s", p, d)
+		}
 	}
 }
