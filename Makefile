@@ -20,13 +20,39 @@ TEST_FLAGS   ?=
 PKGS         ?= ./...
 TEST_WRAPPER ?= $(wildcard scripts/test-services.sh)
 
-.PHONY: all build run test vet unit conformance bench bench-scale gobench clean
+.PHONY: all build run test vet unit conformance bench bench-scale gobench clean image image-rootfs
 
 all: build
 
 ## build: compile the wharf binary into bin/
 build:
 	$(GO) build -o $(BIN) ./cmd/wharf
+
+## image: build the wharf:latest container image (IMAGE=name:tag) with the
+## local Docker daemon (DOCKER_HOST honoured), pulling nothing: FROM scratch
+## plus the tree image-rootfs prepares
+IMAGE     ?= wharf:latest
+DOCKER    ?= docker
+IMAGE_DIR ?= bin/image
+CA_CERTS  ?= /etc/ssl/certs/ca-certificates.crt
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+image: image-rootfs
+	$(DOCKER) build -t $(IMAGE) $(IMAGE_DIR)
+
+## image-rootfs: the image's files in IMAGE_DIR/rootfs: a static wharf,
+## /bin/registry -> wharf (registry:2's command name), CA certificates for
+## TLS to upstreams and token servers, the default config, /tmp
+image-rootfs:
+	@test -s $(CA_CERTS) || { echo "image: $(CA_CERTS) missing (Debian: apt-get install ca-certificates)" >&2; exit 1; }
+	rm -rf $(IMAGE_DIR)
+	mkdir -p $(IMAGE_DIR)/rootfs/bin $(IMAGE_DIR)/rootfs/etc/ssl/certs $(IMAGE_DIR)/rootfs/etc/docker/registry \
+		$(IMAGE_DIR)/rootfs/var/lib/registry $(IMAGE_DIR)/rootfs/tmp
+	chmod 1777 $(IMAGE_DIR)/rootfs/tmp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(IMAGE_DIR)/rootfs/bin/wharf ./cmd/wharf
+	ln -s wharf $(IMAGE_DIR)/rootfs/bin/registry
+	cp $(CA_CERTS) $(IMAGE_DIR)/rootfs/etc/ssl/certs/ca-certificates.crt
+	cp deploy/image/config.yml $(IMAGE_DIR)/rootfs/etc/docker/registry/config.yml
+	cp deploy/image/Dockerfile $(IMAGE_DIR)/Dockerfile
 
 ## run: build, then serve (CONFIG=path/to/config.yml, else the defaults)
 run: build

@@ -27,7 +27,10 @@ const usage = `usage:
   wharf du CONFIG              bytes each repository references, and only it
   wharf htpasswd [-f FILE] USER
                                write a bcrypt htpasswd entry (password from a prompt or stdin)
+  wharf healthcheck [URL]      exit 0 if the registry answers GET URL (default http://127.0.0.1:5000/v2/)
   wharf version                print the version
+
+Invoked as "registry" (the container image's alias) it behaves the same.
 `
 
 func main() {
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return scrubCmd(args[1:], stdout, stderr)
 	case "du":
 		return duCmd(args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil
