@@ -27,6 +27,9 @@ const usage = `usage:
   wharf du CONFIG              bytes each repository references, and only it
   wharf htpasswd [-f FILE] USER
                                write a bcrypt htpasswd entry (password from a prompt or stdin)
+  wharf migrate --from SOURCE_CONFIG --to TARGET_CONFIG [--blobs]
+                               copy a stopped deployment's metadata (and blobs) into
+                               another's stores, e.g. SQLite to PostgreSQL; resumable
   wharf version                print the version
 `
 
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return scrubCmd(args[1:], stdout, stderr)
 	case "du":
 		return duCmd(args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil

@@ -256,3 +256,15 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// ExportCount returns how many rows table holds, for progress reports.
+func (s *SQL) ExportCount(ctx context.Context, table string) (int64, error) {
+	if _, err := findExportTable(table); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}

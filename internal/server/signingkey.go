@@ -63,3 +63,21 @@ func newKeyPEM() ([]byte, error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
+
+// MoveLegacySigningKey stores the token signing key an earlier wharf
+// generated under root in md, unless md holds a key already, as the first
+// start of this version does; a migration runs it on the source first so
+// that the key travels with the metadata.
+func MoveLegacySigningKey(ctx context.Context, md meta.Store, root string) error {
+	legacy, err := os.ReadFile(legacyKeyPath(root))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	if _, err := md.SigningKey(ctx, meta.TokenSigningKey, legacy); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	return nil
+}
