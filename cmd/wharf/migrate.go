@@ -15,7 +15,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/server"
 )
 
-const migrateUsage = "usage: wharf migrate --from SOURCE_CONFIG --to TARGET_CONFIG [--blobs]"
+const migrateUsage = "usage: wharf migrate --from SOURCE_CONFIG --to TARGET_CONFIG [--blobs] [--batch N]"
 
 // migrateCmd is `wharf migrate`: copy a stopped deployment's metadata (and
 // blobs with --blobs) into another deployment's stores, e.g. SQLite to
@@ -27,6 +27,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 	from := fs.String("from", "", "configuration of the deployment to copy (stopped)")
 	to := fs.String("to", "", "configuration of the deployment to fill")
 	blobs := fs.Bool("blobs", false, "copy blob bytes into the target's blob store too")
+	batch := fs.Int("batch", migrate.DefaultBatch, "rows read, and written in one transaction, at a time")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *from == "" || *to == "" {
 		fmt.Fprintln(stderr, migrateUsage)
 		return errUsage
@@ -57,7 +58,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("source: %w", err)
 	}
 	start := time.Now()
-	rep, err := migrate.Run(ctx, src, dst, migrate.Options{Blobs: *blobs, Progress: stdout})
+	rep, err := migrate.Run(ctx, src, dst, migrate.Options{Blobs: *blobs, Batch: *batch, Progress: stdout})
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,9 @@ import (
 	"github.com/wharf-registry/wharf/internal/meta"
 )
 
-// pageSize is how many rows are read, and written in one transaction, at a
-// time.
-const pageSize = 500
+// DefaultBatch is how many rows are read, and written in one transaction,
+// at a time unless Options.Batch says otherwise.
+const DefaultBatch = 500
 
 // progressEvery bounds how often a table's progress is reported.
 const progressEvery = 2 * time.Second
@@ -42,6 +42,9 @@ type Options struct {
 	// target's blob store. Without it the target's blob store must already
 	// hold them (the same directory or bucket as the source's).
 	Blobs bool
+	// Batch is how many rows are read, and written in one transaction, at
+	// a time (0: DefaultBatch).
+	Batch int
 	// Progress receives one line per table and regular progress lines;
 	// nil: none.
 	Progress io.Writer
@@ -61,10 +64,13 @@ type Report struct {
 
 // Run copies src into dst and verifies the copy.
 func Run(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultBatch
+	}
 	m := &migration{src: src, dst: dst, opts: opts, rep: &Report{Rows: map[string]int64{}}}
 	m.logf("checking the target")
 	for _, table := range meta.ExportTables() {
-		d, err := diffTable(ctx, src.Meta, dst.Meta, table)
+		d, err := diffTable(ctx, src.Meta, dst.Meta, table, opts.Batch)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +118,7 @@ func (m *migration) copyTable(ctx context.Context, table string) error {
 	var done, written int64
 	last := time.Now()
 	for {
-		page, err := m.src.Meta.Export(ctx, table, after, pageSize)
+		page, err := m.src.Meta.Export(ctx, table, after, m.opts.Batch)
 		if err != nil {
 			return err
 		}
@@ -208,7 +214,7 @@ func copyBlob(ctx context.Context, src, dst blob.Store, d digest.Digest, size in
 // target's blob store holds every blob not kept inline, with its size.
 func (m *migration) verify(ctx context.Context) error {
 	for _, table := range meta.ExportTables() {
-		d, err := diffTable(ctx, m.src.Meta, m.dst.Meta, table)
+		d, err := diffTable(ctx, m.src.Meta, m.dst.Meta, table, m.opts.Batch)
 		if err != nil {
 			return err
 		}
@@ -230,7 +236,7 @@ func (m *migration) verifyBlobBytes(ctx context.Context) (int64, error) {
 	var after string
 	var n int64
 	for {
-		page, err := m.dst.Meta.BlobPage(ctx, after, pageSize)
+		page, err := m.dst.Meta.BlobPage(ctx, after, m.opts.Batch)
 		if err != nil {
 			return n, err
 		}
@@ -259,10 +265,10 @@ type tableDiff struct {
 
 // diffTable compares table's rows in both stores, walking both in key
 // order side by side.
-func diffTable(ctx context.Context, src, dst *meta.SQL, table string) (tableDiff, error) {
+func diffTable(ctx context.Context, src, dst *meta.SQL, table string, batch int) (tableDiff, error) {
 	var d tableDiff
-	a := &cursor{s: src, table: table}
-	b := &cursor{s: dst, table: table}
+	a := &cursor{s: src, table: table, batch: batch}
+	b := &cursor{s: dst, table: table, batch: batch}
 	note := func(key []any) {
 		if d.first == nil {
 			d.first = key
@@ -320,6 +326,7 @@ func compareRows(a, b *meta.Row) int {
 type cursor struct {
 	s     *meta.SQL
 	table string
+	batch int
 	cols  []string
 	rows  []meta.Row
 	after []any
@@ -329,7 +336,7 @@ type cursor struct {
 // peek returns the current row, nil at the end.
 func (c *cursor) peek(ctx context.Context) (*meta.Row, error) {
 	if len(c.rows) == 0 && !c.done {
-		page, err := c.s.Export(ctx, c.table, c.after, pageSize)
+		page, err := c.s.Export(ctx, c.table, c.after, c.batch)
 		if err != nil {
 			return nil, err
 		}
