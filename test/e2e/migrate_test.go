@@ -7,7 +7,9 @@ package e2e
 // data is refused. Every name here starts with "mg".
 
 import (
+	"crypto/x509"
 	"database/sql"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -165,9 +167,28 @@ database:
 	if err := os.WriteFile(to, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The token signing key an older wharf generated under the root
+	// travels with the metadata.
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mgKeyDER(t)})
+	keyPath := filepath.Join(src.s.Root, "auth", "token-signing-key.pem")
+	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	verified, written, _ := mgRun(t, src.s.Config, to, false)
 	if written == 0 || written != verified {
 		t.Fatalf("first run wrote %d rows of %d", written, verified)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got []byte
+	if err := db.QueryRow(`SELECT pem FROM signing_keys`).Scan(&got); err != nil || string(got) != string(keyPEM) {
+		t.Errorf("signing key in the target: %q, %v; want the source's key file", got, err)
 	}
 	if _, written, _ := mgRun(t, src.s.Config, to, false); written != 0 {
 		t.Errorf("second run wrote %d rows, want 0", written)
@@ -274,4 +295,14 @@ func mgKillMidway(t *testing.T, from, to, dsn string) int {
 	}
 	t.Fatal("no blob row in the target after 60s")
 	return 0
+}
+
+// mgKeyDER is a fresh P-256 private key, PKCS#8.
+func mgKeyDER(t *testing.T) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(auNewKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
