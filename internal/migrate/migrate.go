@@ -84,6 +84,9 @@ func Run(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 			return nil, err
 		}
 	}
+	if err := m.noteUploads(ctx); err != nil {
+		return nil, err
+	}
 	if err := dst.Meta.FinishImport(ctx); err != nil {
 		return nil, err
 	}
@@ -103,6 +106,20 @@ func (m *migration) logf(format string, args ...any) {
 	if m.opts.Progress != nil {
 		fmt.Fprintf(m.opts.Progress, "migrate: "+format+"\n", args...)
 	}
+}
+
+// noteUploads reports the source's upload sessions, which are not copied:
+// their bytes and blob-store state belong to the source's blob store, so
+// their clients push those blobs again.
+func (m *migration) noteUploads(ctx context.Context) error {
+	ups, err := m.src.Meta.StaleUploads(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(ups) > 0 {
+		m.logf("%d upload sessions in progress are not copied", len(ups))
+	}
+	return nil
 }
 
 // copyTable copies the rows of table the target lacks. A page of blob rows
