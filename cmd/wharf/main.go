@@ -28,6 +28,9 @@ const usage = `usage:
   wharf htpasswd [-f FILE] USER
                                write a bcrypt htpasswd entry (password from a prompt or stdin)
   wharf healthcheck [URL]      exit 0 if the registry answers GET URL (default http://127.0.0.1:5000/v2/)
+  wharf migrate --from SOURCE_CONFIG --to TARGET_CONFIG [--blobs]
+                               copy a stopped deployment's metadata (and blobs) into
+                               another's stores, e.g. SQLite to PostgreSQL; resumable
   wharf version                print the version
 
 Invoked as "registry" (the container image's alias) it behaves the same.
@@ -76,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return duCmd(args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil

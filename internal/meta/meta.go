@@ -168,6 +168,11 @@ type Store interface {
 	// StaleUploads lists sessions not updated since before.
 	StaleUploads(ctx context.Context, before time.Time) ([]Upload, error)
 
+	// SigningKey returns the key stored under name (PEM), storing
+	// candidate first when none is: concurrent first starts of several
+	// nodes all end up with the one key stored.
+	SigningKey(ctx context.Context, name string, candidate []byte) ([]byte, error)
+
 	Inspector
 
 	// GC runs fn in one transaction of the garbage collector, committed

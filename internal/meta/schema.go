@@ -189,4 +189,12 @@ var migrations = []string{
 	// never). The collector keeps such a link for the grace period from
 	// then, whatever else queued it; see SQL.touchLink.
 	`ALTER TABLE gc_queue ADD COLUMN touched_at BIGINT;`,
+	// 8: keys shared by every node of a deployment, by name (the token
+	// server's signing key, PEM), so that a token one node signs the
+	// others accept without configuration.
+	`CREATE TABLE signing_keys (
+		name {{text}} PRIMARY KEY,
+		pem {{blob}} NOT NULL,
+		created_at BIGINT NOT NULL
+	);`,
 }

@@ -1,13 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -15,12 +15,13 @@ import (
 
 	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/config"
+	"github.com/wharf-registry/wharf/internal/meta"
 )
 
 // newGuard builds the authentication and access policy from cfg; nil when
 // no auth is configured. config.Validate has checked the combination; what
 // fails here needs I/O (a file that cannot be read).
-func newGuard(cfg *config.Config, log *slog.Logger) (*auth.Guard, error) {
+func newGuard(ctx context.Context, cfg *config.Config, md meta.Store, log *slog.Logger) (*auth.Guard, error) {
 	a := cfg.Auth
 	g := &auth.Guard{Policy: newPolicy(cfg.Access), Log: log}
 	switch {
@@ -29,7 +30,7 @@ func newGuard(cfg *config.Config, log *slog.Logger) (*auth.Guard, error) {
 			return nil, err
 		}
 	case a.Htpasswd != nil:
-		if err := htpasswdAuth(g, cfg); err != nil {
+		if err := htpasswdAuth(ctx, g, cfg, md, log); err != nil {
 			return nil, err
 		}
 	default:
@@ -50,7 +51,7 @@ func newPolicy(a *config.Access) *auth.Policy {
 	return p
 }
 
-func htpasswdAuth(g *auth.Guard, cfg *config.Config) error {
+func htpasswdAuth(ctx context.Context, g *auth.Guard, cfg *config.Config, md meta.Store, log *slog.Logger) error {
 	h := cfg.Auth.Htpasswd
 	users, err := auth.LoadHtpasswd(h.Path)
 	if err != nil {
@@ -64,11 +65,12 @@ func htpasswdAuth(g *auth.Guard, cfg *config.Config) error {
 	if ts == nil || !ts.Enabled {
 		return nil
 	}
-	keyPath := ts.SigningKey
-	if keyPath == "" {
-		keyPath = filepath.Join(cfg.Storage.Filesystem.RootDirectory, "auth", "token-signing-key.pem")
+	var key crypto.Signer
+	if ts.SigningKey != "" {
+		key, err = auth.LoadOrCreateKey(ts.SigningKey, false)
+	} else {
+		key, err = storedSigningKey(ctx, md, cfg.Storage.Filesystem.RootDirectory, log)
 	}
-	key, err := auth.LoadOrCreateKey(keyPath, ts.SigningKey == "")
 	if err != nil {
 		return fmt.Errorf("auth.tokenserver.signingkey: %w", err)
 	}

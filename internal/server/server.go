@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		URLs:            urlPolicy(cfg.Validation),
 		Space:           registrySpace(space),
 	}, log)
-	guard, err := newGuard(cfg, log)
+	guard, err := newGuard(ctx, cfg, md, log)
 	if err != nil {
 		md.Close()
 		return nil, err

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"PullThenDeleteFreesAtOnce", testPullThenDeleteFreesAtOnce},
 		{"ReviewBeforeTouch", testReviewBeforeTouch},
 		{"ExplicitCollectionIgnoresTouch", testExplicitCollectionIgnoresTouch},
+		{"SigningKey", testSigningKey},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
