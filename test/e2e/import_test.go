@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -335,4 +336,120 @@ func TestImportRegistry2Filesystem(t *testing.T) {
 		whVerifyImage(t, s, "shared/two:v1", two)
 		whVerifyImage(t, s, "shared/three:v1", fresh)
 	})
+}
+
+// pushTagVariants pushes base to repo, then n tags, each on a manifest of
+// its own (base with an annotation naming the tag), with a few PUTs at a
+// time. It returns each tag's digest.
+func pushTagVariants(t testing.TB, r2 *Server, repo string, base v1.Image, n int) map[string]string {
+	t.Helper()
+	whPush(t, r2, repo+":base", base)
+	type job struct {
+		tag  string
+		body []byte
+	}
+	jobs := make(chan job)
+	errs := make(chan error, 1)
+	out := make(map[string]string, n)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for j := range jobs {
+				r := whDo(t, http.MethodPut, r2.URL+"/v2/"+repo+"/manifests/"+j.tag,
+					map[string]string{"Content-Type": string(types.OCIManifestSchema1)}, j.body)
+				if r.Status != http.StatusCreated {
+					select {
+					case errs <- fmt.Errorf("PUT %s:%s: %s", repo, j.tag, r):
+					default:
+					}
+					continue
+				}
+				mu.Lock()
+				out[repo+":"+j.tag] = r.Header.Get("Docker-Content-Digest")
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		tag := fmt.Sprintf("t%05d", i)
+		img, ok := mutate.Annotations(base, map[string]string{"tag": tag}).(v1.Image)
+		if !ok {
+			t.Fatal("mutate.Annotations did not return an image")
+		}
+		body, err := img.RawManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs <- job{tag, body}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	return out
+}
+
+// wharfConfig writes a wharf configuration over root.
+func wharfConfig(t testing.TB, root string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wharf.yml")
+	body := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", root, freeAddr(t))
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestImportRegistry2KillResume kills `wharf import` with SIGKILL at
+// growing delays, then lets it finish: the result is what registry:2
+// served, as after an uninterrupted import.
+func TestImportRegistry2KillResume(t *testing.T) {
+	root := t.TempDir()
+	r2, stopR2 := startRegistry2(t, root)
+	const repos, tags = 8, 60
+	base := whRandomOCIImage(t, 1000, 1)
+	for i := range repos {
+		pushTagVariants(t, r2, fmt.Sprintf("resume/r%d", i), base, tags)
+	}
+	before := readState(t, r2)
+	stopR2()
+
+	cfg := wharfConfig(t, root)
+	marker := filepath.Join(root, "registry2-imported.json")
+	kills := 0
+	for attempt := range 8 {
+		cmd := exec.Command(wharfBin, "import", cfg)
+		cmd.Env = append(os.Environ(), "REGISTRY_LOG_LEVEL=info")
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(25<<attempt) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if strings.Contains(out.String(), "importing registry:2 data") {
+			kills++
+		}
+	}
+	if kills == 0 {
+		t.Error("no import was killed while importing; the resume was not exercised")
+	}
+	t.Logf("%d imports killed while importing", kills)
+	out, errOut, code := runWharf(t, nil, "import", cfg)
+	if code != 0 {
+		t.Fatalf("import after the kills: exit %d\n%s%s", code, out, errOut)
+	}
+	s := StartServer(t, ServerOptions{Root: root})
+	if d := before.diff(readState(t, s)); d != "" {
+		t.Fatalf("after killed imports: %s", d)
+	}
+	whVerifyImage(t, s, "resume/r0:base", base)
 }
