@@ -301,9 +301,9 @@ func TestImportRegistry2Filesystem(t *testing.T) {
 		}
 	})
 	t.Run("idempotent", func(t *testing.T) {
-		out, errOut, code := runWharf(t, nil, "import", s.Config)
-		if code != 0 {
-			t.Fatalf("wharf import again: exit %d\n%s%s", code, out, errOut)
+		out, errOut, code := runWharf(t, nil, "import", "--verify", s.Config)
+		if code != 0 || !strings.Contains(out, "0 skipped") {
+			t.Fatalf("wharf import --verify again: exit %d\n%s%s", code, out, errOut)
 		}
 		if d := before.diff(readState(t, s)); d != "" {
 			t.Fatalf("after a second import: %s", d)
@@ -452,4 +452,54 @@ func TestImportRegistry2KillResume(t *testing.T) {
 		t.Fatalf("after killed imports: %s", d)
 	}
 	whVerifyImage(t, s, "resume/r0:base", base)
+}
+
+// BenchmarkImportRegistry2Tags times `wharf import` of 10,000 tags (100
+// repositories of 100 tags, each tag on a manifest of its own) that
+// docker-registry wrote. Each iteration imports into fresh metadata. Run:
+//
+//	scripts/test-services.sh go test -run '^$' -bench ImportRegistry2 -benchtime 1x ./test/e2e/
+func BenchmarkImportRegistry2Tags(b *testing.B) {
+	root := b.TempDir()
+	r2, stopR2 := startRegistry2(b, root)
+	const repos, tags = 100, 100
+	base := whRandomOCIImage(b, 1000, 1)
+	start := time.Now()
+	for i := range repos {
+		pushTagVariants(b, r2, fmt.Sprintf("bench/r%03d", i), base, tags)
+	}
+	b.Logf("docker-registry took %s to receive %d tags", time.Since(start).Round(time.Millisecond), repos*tags)
+	stopR2()
+	cfg := wharfConfig(b, root)
+	for b.Loop() {
+		b.StopTimer()
+		for _, p := range []string{"metadata", "registry2-imported.json"} {
+			if err := os.RemoveAll(filepath.Join(root, p)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		out, errOut, code := runWharfB(b, "import", cfg)
+		if code != 0 {
+			b.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+		}
+		b.Log(strings.TrimSpace(out))
+	}
+	b.ReportMetric(float64(repos*tags), "tags")
+}
+
+// runWharfB runs the wharf binary for a benchmark.
+func runWharfB(b *testing.B, args ...string) (stdout, stderr string, code int) {
+	b.Helper()
+	cmd := exec.Command(wharfBin, args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), exit.ExitCode()
+	}
+	if err != nil {
+		b.Fatalf("run wharf %v: %v", args, err)
+	}
+	return out.String(), errb.String(), 0
 }
