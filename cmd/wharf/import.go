@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/importer"
 	"github.com/wharf-registry/wharf/internal/server"
 )
@@ -30,13 +31,6 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Storage.S3 != nil {
-		return fmt.Errorf("import: only a filesystem root directory can be imported so far")
-	}
-	root := cfg.Storage.Filesystem.RootDirectory
-	if !importer.Present(root) {
-		return fmt.Errorf("import: %s holds no registry:2 data (docker/registry/v2/repositories)", root)
-	}
 	log, err := server.NewLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
@@ -48,6 +42,13 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer md.Close()
+	present, err := server.Registry2Present(ctx, blobs)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if !present {
+		return fmt.Errorf("import: the storage root holds no registry:2 data (%s/repositories)", blob.LegacyDir)
+	}
 	rep, err := server.ImportRegistry2(ctx, cfg, blobs, md, log, importer.Options{Verify: *verify})
 	if err != nil {
 		return err

@@ -109,3 +109,61 @@ func legacyDigest(base, path string) (digest.Digest, bool) {
 	}
 	return d, true
 }
+
+var _ Tree = (*Filesystem)(nil)
+
+// List implements Tree.
+func (f *Filesystem) List(_ context.Context, dir string) ([]string, error) {
+	des, err := os.ReadDir(filepath.Join(f.root, filepath.FromSlash(dir)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	out := make([]string, 0, len(des))
+	for _, de := range des {
+		out = append(out, de.Name())
+	}
+	return out, nil
+}
+
+// Read implements Tree.
+func (f *Filesystem) Read(_ context.Context, path string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(f.root, filepath.FromSlash(path)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Write implements Tree: a temporary file, synced and renamed into place.
+func (f *Filesystem) Write(_ context.Context, path string, content []byte) error {
+	final := filepath.Join(f.root, filepath.FromSlash(path))
+	tmp := final + ".tmp"
+	file, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = file.Write(content)
+	if err == nil {
+		err = syncData(file)
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(final))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, markFull(err))
+	}
+	return nil
+}

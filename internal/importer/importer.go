@@ -15,10 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +29,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
-// MarkerFile, under the root directory, records a finished import.
+// MarkerFile, under the blob store's root, records a finished import.
 const MarkerFile = "registry2-imported.json"
 
 // Options tune an import.
@@ -60,22 +58,31 @@ type Report struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Present reports whether root holds distribution's layout.
-func Present(root string) bool {
-	fi, err := os.Stat(newLayout(root).reposDir())
-	return err == nil && fi.IsDir()
+// Present reports whether the store's root holds distribution's layout.
+func Present(ctx context.Context, tree blob.Tree) (bool, error) {
+	entries, err := tree.List(ctx, reposDir())
+	return len(entries) > 0, err
 }
 
-// Done reports whether an import of root finished.
-func Done(root string) bool {
-	_, err := os.Stat(filepath.Join(root, MarkerFile))
-	return err == nil
+// Done reports whether an import into the store finished.
+func Done(ctx context.Context, tree blob.Tree) (bool, error) {
+	_, err := tree.Read(ctx, MarkerFile)
+	if errors.Is(err, blob.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
-// Importer imports one root directory into a registry's stores.
+// Store is a blob store whose other files the importer can read.
+type Store interface {
+	blob.Store
+	blob.Tree
+}
+
+// Importer imports distribution's layout under a blob store's root into a
+// registry's stores.
 type Importer struct {
-	root  string
-	blobs blob.Store
+	blobs Store
 	meta  meta.Store
 	reg   *registry.Registry
 	log   *slog.Logger
@@ -84,28 +91,28 @@ type Importer struct {
 	progress struct{ blobs, manifests, tags, skipped atomic.Int64 }
 }
 
-// New returns an importer of root's distribution layout. reg stores the
-// manifests, so they are validated and referenced as if pushed; it must
-// not be read-only.
-func New(root string, blobs blob.Store, md meta.Store, reg *registry.Registry, log *slog.Logger, opts Options) *Importer {
+// New returns an importer of the distribution layout in blobs. reg stores
+// the manifests, so they are validated and referenced as if pushed; it
+// must not be read-only.
+func New(blobs Store, md meta.Store, reg *registry.Registry, log *slog.Logger, opts Options) *Importer {
 	if opts.Workers <= 0 {
 		opts.Workers = 8
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 5 * time.Second
 	}
-	return &Importer{root: root, blobs: blobs, meta: md, reg: reg, log: log, opts: opts}
+	return &Importer{blobs: blobs, meta: md, reg: reg, log: log, opts: opts}
 }
 
 // Run imports everything and writes the marker file.
 func (im *Importer) Run(ctx context.Context) (Report, error) {
 	start := time.Now()
-	l := newLayout(im.root)
-	names, err := l.repositories()
+	l := layout{tree: im.blobs}
+	names, err := l.repositories(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	im.log.Info("importing registry:2 data", "path", l.base, "repositories", len(names))
+	im.log.Info("importing registry:2 data", "path", blob.LegacyDir, "repositories", len(names))
 	stop := im.logProgress(ctx, len(names))
 	repos, uploads, err := im.readAll(ctx, l, names)
 	if err == nil {
@@ -124,7 +131,7 @@ func (im *Importer) Run(ctx context.Context) (Report, error) {
 		Uploads:      uploads,
 		Duration:     time.Since(start),
 	}
-	if err := writeMarker(im.root, rep); err != nil {
+	if err := im.writeMarker(ctx, rep); err != nil {
 		return rep, err
 	}
 	im.log.Info("imported registry:2 data", "repositories", rep.Repositories, "blobs", rep.Blobs,
@@ -146,14 +153,14 @@ func (im *Importer) readAll(ctx context.Context, l layout, names []string) ([]*r
 			im.progress.skipped.Add(1)
 			continue
 		}
-		r, err := l.readRepository(name)
+		r, err := l.readRepository(ctx, name)
 		if err != nil {
 			return nil, 0, fmt.Errorf("import repository %s: %w", name, err)
 		}
 		if len(r.uploads) > 0 {
 			im.log.Warn("import: uploads in progress are dropped; their clients must start again",
 				"repository", name, "uploads", len(r.uploads),
-				"path", filepath.Join(l.reposDir(), filepath.FromSlash(name), "_uploads"))
+				"path", path.Join(reposDir(), name, "_uploads"))
 			uploads += len(r.uploads)
 		}
 		repos = append(repos, r)
@@ -437,16 +444,12 @@ func (im *Importer) logProgress(ctx context.Context, repos int) func() {
 }
 
 // writeMarker records the finished import durably.
-func writeMarker(root string, rep Report) error {
+func (im *Importer) writeMarker(ctx context.Context, rep Report) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(root, MarkerFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write import marker: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(root, MarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := im.blobs.Write(ctx, MarkerFile, append(b, '\n')); err != nil {
 		return fmt.Errorf("write import marker: %w", err)
 	}
 	return nil

@@ -1,12 +1,10 @@
 package importer
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
+	"path"
 	"sort"
 	"strings"
 
@@ -15,17 +13,14 @@ import (
 	"github.com/wharf-registry/wharf/internal/blob"
 )
 
-// layout reads distribution's directory tree (registry/storage/paths.go in
-// distribution documents it) under root/docker/registry/v2.
+// layout reads distribution's tree (registry/storage/paths.go in
+// distribution documents it) under docker/registry/v2 of a blob store's
+// root, on a filesystem or in a bucket alike.
 type layout struct {
-	base string
+	tree blob.Tree
 }
 
-func newLayout(root string) layout {
-	return layout{base: filepath.Join(root, blob.LegacyDir)}
-}
-
-func (l layout) reposDir() string { return filepath.Join(l.base, "repositories") }
+func reposDir() string { return path.Join(blob.LegacyDir, "repositories") }
 
 // repository is what distribution recorded for one repository.
 type repository struct {
@@ -40,50 +35,56 @@ type repository struct {
 // repositories lists every repository: a directory holding _layers,
 // _manifests or _uploads. Names nest (a/b beside a), so the walk goes on
 // below a repository's own directory, skipping its underscore entries.
-func (l layout) repositories() ([]string, error) {
+func (l layout) repositories(ctx context.Context) ([]string, error) {
 	var names []string
-	base := l.reposDir()
-	err := filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		entries, err := l.tree.List(ctx, path.Join(reposDir(), rel))
 		if err != nil {
 			return err
 		}
-		if !e.IsDir() {
-			return nil
-		}
-		if path != base && strings.HasPrefix(e.Name(), "_") {
-			if e.Name() == "_layers" || e.Name() == "_manifests" || e.Name() == "_uploads" {
-				rel, err := filepath.Rel(base, filepath.Dir(path))
-				if err != nil {
+		isRepo := false
+		for _, e := range entries {
+			switch {
+			case e == "_layers" || e == "_manifests" || e == "_uploads":
+				isRepo = true
+			case strings.HasPrefix(e, "_") || strings.HasPrefix(e, "."):
+			default:
+				if err := walk(path.Join(rel, e)); err != nil {
 					return err
 				}
-				names = append(names, filepath.ToSlash(rel))
 			}
-			return fs.SkipDir
+		}
+		if isRepo && rel != "" {
+			names = append(names, rel)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list repositories in %s: %w", base, err)
+	}
+	if err := walk(""); err != nil {
+		return nil, fmt.Errorf("list repositories: %w", err)
 	}
 	sort.Strings(names)
-	return slices.Compact(names), nil
+	return names, nil
 }
 
 // readRepository reads one repository's links, tags and uploads.
-func (l layout) readRepository(name string) (*repository, error) {
-	dir := filepath.Join(l.reposDir(), filepath.FromSlash(name))
-	r := &repository{name: name, tags: map[string]digest.Digest{}}
+func (l layout) readRepository(ctx context.Context, name string) (*repository, error) {
+	dir := path.Join(reposDir(), name)
+	r := &repository{name: name}
 	var err error
-	if r.layers, err = digestLinks(filepath.Join(dir, "_layers")); err != nil {
+	if r.layers, err = l.digestLinks(ctx, path.Join(dir, "_layers")); err != nil {
 		return nil, err
 	}
-	if r.revisions, err = digestLinks(filepath.Join(dir, "_manifests", "revisions")); err != nil {
+	if r.revisions, err = l.digestLinks(ctx, path.Join(dir, "_manifests", "revisions")); err != nil {
 		return nil, err
 	}
-	if r.tags, err = currentTags(filepath.Join(dir, "_manifests", "tags")); err != nil {
+	if r.tags, err = l.currentTags(ctx, path.Join(dir, "_manifests", "tags")); err != nil {
 		return nil, err
 	}
-	if r.uploads, err = entries(filepath.Join(dir, "_uploads")); err != nil {
+	if r.uploads, err = l.tree.List(ctx, path.Join(dir, "_uploads")); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -92,27 +93,27 @@ func (l layout) readRepository(name string) (*repository, error) {
 // digestLinks reads dir/<alg>/<hex>/link files. A directory without its
 // link is content distribution deleted (a manifest DELETE removes the
 // revision's link file only), so it is skipped.
-func digestLinks(dir string) ([]digest.Digest, error) {
-	algs, err := entries(dir)
+func (l layout) digestLinks(ctx context.Context, dir string) ([]digest.Digest, error) {
+	algs, err := l.tree.List(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []digest.Digest
 	for _, alg := range algs {
-		hexes, err := entries(filepath.Join(dir, alg))
+		hexes, err := l.tree.List(ctx, path.Join(dir, alg))
 		if err != nil {
 			return nil, err
 		}
 		for _, hex := range hexes {
-			d, err := readLink(filepath.Join(dir, alg, hex, "link"))
-			if errors.Is(err, fs.ErrNotExist) {
+			d, err := l.readLink(ctx, path.Join(dir, alg, hex, "link"))
+			if errors.Is(err, blob.ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
 			if d.Algorithm() != digest.Algorithm(alg) || d.Encoded() != hex {
-				return nil, fmt.Errorf("link %s names %s", filepath.Join(dir, alg, hex), d)
+				return nil, fmt.Errorf("link %s names %s", path.Join(dir, alg, hex), d)
 			}
 			out = append(out, d)
 		}
@@ -121,15 +122,15 @@ func digestLinks(dir string) ([]digest.Digest, error) {
 }
 
 // currentTags reads tags/<tag>/current/link for every tag.
-func currentTags(dir string) (map[string]digest.Digest, error) {
-	names, err := entries(dir)
+func (l layout) currentTags(ctx context.Context, dir string) (map[string]digest.Digest, error) {
+	names, err := l.tree.List(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	tags := make(map[string]digest.Digest, len(names))
 	for _, tag := range names {
-		d, err := readLink(filepath.Join(dir, tag, "current", "link"))
-		if errors.Is(err, fs.ErrNotExist) {
+		d, err := l.readLink(ctx, path.Join(dir, tag, "current", "link"))
+		if errors.Is(err, blob.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -141,30 +142,14 @@ func currentTags(dir string) (map[string]digest.Digest, error) {
 }
 
 // readLink reads a link file: a digest.
-func readLink(path string) (digest.Digest, error) {
-	b, err := os.ReadFile(path)
+func (l layout) readLink(ctx context.Context, p string) (digest.Digest, error) {
+	b, err := l.tree.Read(ctx, p)
 	if err != nil {
 		return "", err
 	}
 	d, err := digest.Parse(strings.TrimSpace(string(b)))
 	if err != nil {
-		return "", fmt.Errorf("link %s: %w", path, err)
+		return "", fmt.Errorf("link %s: %w", p, err)
 	}
 	return d, nil
-}
-
-// entries lists a directory's names; a missing directory has none.
-func entries(dir string) ([]string, error) {
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
-	}
-	out := make([]string, 0, len(des))
-	for _, de := range des {
-		out = append(out, de.Name())
-	}
-	return out, nil
 }
