@@ -35,8 +35,15 @@ const registry2SkipMessage = "needs Debian's docker-registry (distribution 2.8.2
 // lets the helpers (whPush, whDo) talk to it. stop ends the process.
 func startRegistry2(t testing.TB, root string) (s *Server, stop func()) {
 	t.Helper()
+	return startRegistry2Storage(t, fmt.Sprintf("  filesystem:\n    rootdirectory: %s\n", root))
+}
+
+// startRegistry2Storage is startRegistry2 with the given storage driver
+// section (indented under storage:).
+func startRegistry2Storage(t testing.TB, driver string) (s *Server, stop func()) {
+	t.Helper()
 	bin := testenv.Need(t, registry2SkipMessage, "WHARF_TEST_REGISTRY2")[0]
-	s = &Server{t: t, Root: root, Addr: freeAddr(t), Log: &syncBuffer{}}
+	s = &Server{t: t, Addr: freeAddr(t), Log: &syncBuffer{}}
 	s.URL = "http://" + s.Addr
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -44,22 +51,29 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
+%s  delete:
     enabled: true
+  redirect:
+    disable: true
   maintenance:
     uploadpurging:
       enabled: false
 http:
   addr: %s
-`, root, s.Addr)
+`, driver, s.Addr)
 	path := filepath.Join(t.TempDir(), "registry2.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", path)
 	cmd.Stdout, cmd.Stderr = s.Log, s.Log
+	// distribution's AWS SDK panics on AWS_CA_BUNDLE with its own HTTP
+	// transport ("unsupported transport"); it needs no CA for loopback.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_CA_BUNDLE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start docker-registry: %v", err)
 	}
