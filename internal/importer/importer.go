@@ -143,29 +143,34 @@ func (im *Importer) Run(ctx context.Context) (Report, error) {
 // readAll reads every repository's links and logs the uploads dropped.
 func (im *Importer) readAll(ctx context.Context, l layout, names []string) ([]*repository, int, error) {
 	repos := make([]*repository, 0, len(names))
-	uploads := 0
 	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
 		if err := registry.ValidateName(name); err != nil {
 			im.log.Warn("import: repository name refused, skipped", "repository", name, "error", err)
 			im.progress.skipped.Add(1)
 			continue
 		}
-		r, err := l.readRepository(ctx, name)
+		repos = append(repos, &repository{name: name})
+	}
+	// In a bucket every link is a GET: read several repositories at once.
+	var uploads atomic.Int64
+	err := im.parallel(ctx, repos, func(ctx context.Context, r *repository) error {
+		read, err := l.readRepository(ctx, r.name)
 		if err != nil {
-			return nil, 0, fmt.Errorf("import repository %s: %w", name, err)
+			return fmt.Errorf("import repository %s: %w", r.name, err)
 		}
+		*r = *read
 		if len(r.uploads) > 0 {
 			im.log.Warn("import: uploads in progress are dropped; their clients must start again",
-				"repository", name, "uploads", len(r.uploads),
-				"path", path.Join(reposDir(), name, "_uploads"))
-			uploads += len(r.uploads)
+				"repository", r.name, "uploads", len(r.uploads),
+				"path", path.Join(reposDir(), r.name, "_uploads"))
+			uploads.Add(int64(len(r.uploads)))
 		}
-		repos = append(repos, r)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return repos, uploads, nil
+	return repos, int(uploads.Load()), nil
 }
 
 // importAll records layer links first, then image manifests, then indexes,
