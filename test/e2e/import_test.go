@@ -418,9 +418,10 @@ func wharfConfig(t testing.TB, root string) string {
 	return path
 }
 
-// TestImportRegistry2KillResume kills `wharf import` with SIGKILL at
-// growing delays, then lets it finish: the result is what registry:2
-// served, as after an uninterrupted import.
+// TestImportRegistry2KillResume kills the import with SIGKILL at growing
+// delays, `wharf import` and the automatic one of `wharf serve` in turn,
+// then lets it finish: the result is what registry:2 served, as after an
+// uninterrupted import.
 func TestImportRegistry2KillResume(t *testing.T) {
 	root := t.TempDir()
 	r2, stopR2 := startRegistry2(t, root)
@@ -435,15 +436,15 @@ func TestImportRegistry2KillResume(t *testing.T) {
 	cfg := wharfConfig(t, root)
 	marker := filepath.Join(root, "registry2-imported.json")
 	kills := 0
-	for attempt := range 8 {
-		cmd := exec.Command(wharfBin, "import", cfg)
+	for attempt := range 12 {
+		cmd := exec.Command(wharfBin, []string{"import", "serve"}[attempt%2], cfg)
 		cmd.Env = append(os.Environ(), "REGISTRY_LOG_LEVEL=info")
 		var out syncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(25<<attempt) * time.Millisecond)
+		time.Sleep(time.Duration(40*(attempt+1)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 		if _, err := os.Stat(marker); err == nil {
