@@ -3,13 +3,18 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/minio/minio-go/v7"
+
+	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 // TestImportRegistry2S3 is TestImportRegistry2Filesystem on distribution's
@@ -134,4 +139,69 @@ func s3ETags(t testing.TB, st *soStores, prefix string) map[string]string {
 func s3LegacyKey(st *soStores, dg string) string {
 	alg, hexd, _ := strings.Cut(dg, ":")
 	return st.Root + "/docker/registry/v2/blobs/" + alg + "/" + hexd[:2] + "/" + hexd + "/data"
+}
+
+// BenchmarkImportRegistry2TagsS3 is BenchmarkImportRegistry2Tags on
+// distribution's S3 layout, imported into S3 and PostgreSQL: every link
+// is a GET. Each iteration imports into a fresh database. Run:
+//
+//	scripts/test-services.sh go test -run '^$' -bench ImportRegistry2TagsS3 -benchtime 1x ./test/e2e/
+func BenchmarkImportRegistry2TagsS3(b *testing.B) {
+	st := soNewStores(b)
+	env := st.env.s3
+	r2, stopR2 := startRegistry2Storage(b, fmt.Sprintf(`  s3:
+    accesskey: %s
+    secretkey: %s
+    region: %s
+    regionendpoint: %s
+    bucket: %s
+    rootdirectory: /%s
+    secure: false
+    v4auth: true
+`, env.AccessKey, env.SecretKey, env.Region, env.Endpoint, st.Bucket, st.Root))
+	const repos, tags = 100, 100
+	base := whRandomOCIImage(b, 1000, 1)
+	start := time.Now()
+	for i := range repos {
+		pushTagVariants(b, r2, fmt.Sprintf("bench/r%03d", i), base, tags)
+	}
+	b.Logf("docker-registry took %s to receive %d tags", time.Since(start).Round(time.Millisecond), repos*tags)
+	stopR2()
+	for b.Loop() {
+		b.StopTimer()
+		dsn := testenv.FreshDatabase(b, st.env.pgDSN, "wharf_bench_")
+		if err := st.minio.RemoveObject(ctx(b), st.Bucket, st.Root+"/registry2-imported.json", minio.RemoveObjectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		cfg := filepath.Join(b.TempDir(), "wharf.yml")
+		body := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: %s
+  s3:
+    accesskey: %s
+    secretkey: %s
+    region: %s
+    regionendpoint: %s
+    bucket: %s
+    rootdirectory: /%s
+    forcepathstyle: true
+  delete:
+    enabled: true
+database:
+  dsn: %q
+`, b.TempDir(), env.AccessKey, env.SecretKey, env.Region, env.Endpoint, st.Bucket, st.Root, dsn)
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		out, errOut, code := runWharfB(b, "import", cfg)
+		if code != 0 {
+			b.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+		}
+		b.Log(strings.TrimSpace(out))
+	}
+	b.ReportMetric(float64(repos*tags), "tags")
 }
