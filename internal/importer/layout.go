@@ -22,6 +22,12 @@ type layout struct {
 
 func reposDir() string { return path.Join(blob.LegacyDir, "repositories") }
 
+// blobDataPath is where distribution keeps blob d's bytes.
+func blobDataPath(d digest.Digest) string {
+	hex := d.Encoded()
+	return path.Join(blob.LegacyDir, "blobs", string(d.Algorithm()), hex[:2], hex, "data")
+}
+
 // repository is what distribution recorded for one repository.
 type repository struct {
 	name      string
