@@ -117,6 +117,10 @@ type ChunkSizer interface {
 type Tree interface {
 	// List returns the names directly under dir (none if it is missing).
 	List(ctx context.Context, dir string) ([]string, error)
+	// Files returns the paths, relative to dir, of every file below dir:
+	// in a bucket one listing per thousand keys, instead of a request per
+	// directory.
+	Files(ctx context.Context, dir string) ([]string, error)
 	// Read returns a small file's bytes, or ErrNotFound.
 	Read(ctx context.Context, path string) ([]byte, error)
 	// Write stores a small file durably.

@@ -128,6 +128,36 @@ func (f *Filesystem) List(_ context.Context, dir string) ([]string, error) {
 	return out, nil
 }
 
+// Files implements Tree.
+func (f *Filesystem) Files(ctx context.Context, dir string) ([]string, error) {
+	base := filepath.Join(f.root, filepath.FromSlash(dir))
+	var out []string
+	err := filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(base, path)
+		if err != nil {
+			return err
+		}
+		out = append(out, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list files under %s: %w", dir, err)
+	}
+	return out, nil
+}
+
 // Read implements Tree.
 func (f *Filesystem) Read(_ context.Context, path string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(f.root, filepath.FromSlash(path)))

@@ -56,6 +56,10 @@ func TestFilesystemServesLegacyBlobsInPlace(t *testing.T) {
 	if seen[d] != 1 {
 		t.Fatalf("Walk saw %s %d times, want once", d, seen[d])
 	}
+	files, err := fs.Files(ctx, LegacyDir+"/blobs")
+	if want := "sha256/" + d.Encoded()[:2] + "/" + d.Encoded() + "/data"; err != nil || len(files) != 1 || files[0] != want {
+		t.Fatalf("Files = %v, %v; want [%s]", files, err, want)
+	}
 	if err := fs.Delete(ctx, d); err != nil {
 		t.Fatal(err)
 	}

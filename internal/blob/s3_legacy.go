@@ -96,6 +96,19 @@ func (s *S3) List(ctx context.Context, dir string) ([]string, error) {
 	return out, nil
 }
 
+// Files implements Tree.
+func (s *S3) Files(ctx context.Context, dir string) ([]string, error) {
+	base := s.prefix + strings.Trim(dir, "/") + "/"
+	var out []string
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: base, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("list files under %s: %w", dir, obj.Err)
+		}
+		out = append(out, strings.TrimPrefix(obj.Key, base))
+	}
+	return out, nil
+}
+
 // Read implements Tree.
 func (s *S3) Read(ctx context.Context, path string) ([]byte, error) {
 	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+path, minio.GetObjectOptions{})

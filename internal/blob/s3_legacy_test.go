@@ -50,6 +50,10 @@ func TestS3ServesLegacyBlobsInPlace(t *testing.T) {
 	if err != nil || !slices.Equal(names, []string{d.Encoded()[:2]}) {
 		t.Fatalf("List = %v, %v", names, err)
 	}
+	files, err := s.Files(ctx, blob.LegacyDir+"/blobs")
+	if want := "sha256/" + d.Encoded()[:2] + "/" + d.Encoded() + "/data"; err != nil || !slices.Equal(files, []string{want}) {
+		t.Fatalf("Files = %v, %v; want [%s]", files, err, want)
+	}
 	if b, err := s.Read(ctx, key); err != nil || string(b) != string(content) {
 		t.Fatalf("Read = %q, %v", b, err)
 	}

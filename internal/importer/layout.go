@@ -96,33 +96,26 @@ func (l layout) readRepository(ctx context.Context, name string) (*repository, e
 	return r, nil
 }
 
-// digestLinks reads dir/<alg>/<hex>/link files. A directory without its
-// link is content distribution deleted (a manifest DELETE removes the
-// revision's link file only), so it is skipped.
+// digestLinks finds the dir/<alg>/<hex>/link files, in one listing. A
+// directory without its link is content distribution deleted (a manifest
+// DELETE removes the revision's link file only), so it is skipped. The
+// path names the digest; distribution writes the same digest in the file.
 func (l layout) digestLinks(ctx context.Context, dir string) ([]digest.Digest, error) {
-	algs, err := l.tree.List(ctx, dir)
+	files, err := l.tree.Files(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []digest.Digest
-	for _, alg := range algs {
-		hexes, err := l.tree.List(ctx, path.Join(dir, alg))
-		if err != nil {
-			return nil, err
+	for _, f := range files {
+		parts := strings.Split(f, "/")
+		if len(parts) != 3 || parts[2] != "link" {
+			continue // signatures/..., stray files
 		}
-		for _, hex := range hexes {
-			d, err := l.readLink(ctx, path.Join(dir, alg, hex, "link"))
-			if errors.Is(err, blob.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if d.Algorithm() != digest.Algorithm(alg) || d.Encoded() != hex {
-				return nil, fmt.Errorf("link %s names %s", path.Join(dir, alg, hex), d)
-			}
-			out = append(out, d)
+		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[0]), parts[1])
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("link %s: %w", path.Join(dir, f), err)
 		}
+		out = append(out, d)
 	}
 	return out, nil
 }
