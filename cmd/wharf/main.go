@@ -24,7 +24,7 @@ const usage = `usage:
   wharf garbage-collect [--dry-run] [--delete-untagged] [--quiet] [--grace D] CONFIG
                                remove unreferenced content; safe while serve runs
   wharf import [--verify] [CONFIG]
-                               record registry:2 data under the root directory; bytes stay in place
+                               record the registry:2 data under the storage root; blobs stay in place
   wharf scrub CONFIG           re-hash every blob and manifest, check every reference
   wharf du CONFIG              bytes each repository references, and only it
   wharf htpasswd [-f FILE] USER
