@@ -14,8 +14,9 @@ import (
 )
 
 // importCmd is `wharf import [--verify] [CONFIG]`: it records the
-// registry:2 data under the storage root (directory or bucket) in wharf's metadata store,
-// leaving the blob bytes where they are. Running it again changes nothing.
+// registry:2 data under the storage root (directory or bucket) in wharf's
+// metadata store, leaving the blob bytes where they are. Running it again
+// changes nothing.
 func importCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
