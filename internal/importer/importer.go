@@ -176,12 +176,19 @@ func (im *Importer) readAll(ctx context.Context, l layout, names []string) ([]*r
 // importAll records layer links first, then image manifests, then indexes,
 // so an index's children are present when it is stored.
 func (im *Importer) importAll(ctx context.Context, repos []*repository) error {
-	if err := im.parallel(ctx, repos, im.importLayers); err != nil {
+	sizes, err := im.blobSizes(ctx)
+	if err != nil {
+		return err
+	}
+	err = im.parallel(ctx, repos, func(ctx context.Context, r *repository) error {
+		return im.importLayers(ctx, r, sizes)
+	})
+	if err != nil {
 		return err
 	}
 	var indexes []*pendingManifest
 	var mu sync.Mutex
-	err := im.parallel(ctx, repos, func(ctx context.Context, r *repository) error {
+	err = im.parallel(ctx, repos, func(ctx context.Context, r *repository) error {
 		later, err := im.importManifests(ctx, r)
 		mu.Lock()
 		indexes = append(indexes, later...)
@@ -230,11 +237,29 @@ feed:
 	return ctx.Err()
 }
 
-// importLayers records each linked blob (size from a stat of its bytes)
-// and the repository's link to it.
-func (im *Importer) importLayers(ctx context.Context, r *repository) error {
+// blobSizes lists every blob the store holds with its size: one walk
+// (in a bucket a listing per thousand keys) instead of a stat per link.
+func (im *Importer) blobSizes(ctx context.Context) (map[digest.Digest]int64, error) {
+	sizes := map[digest.Digest]int64{}
+	err := im.blobs.Walk(ctx, func(d digest.Digest, size int64) error {
+		sizes[d] = size
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list blobs: %w", err)
+	}
+	return sizes, nil
+}
+
+// importLayers records each linked blob (size from the store's listing,
+// or a stat) and the repository's link to it.
+func (im *Importer) importLayers(ctx context.Context, r *repository, sizes map[digest.Digest]int64) error {
 	for _, d := range r.layers {
-		size, err := im.blobs.Stat(ctx, d)
+		size, ok := sizes[d]
+		var err error
+		if !ok {
+			size, err = im.blobs.Stat(ctx, d)
+		}
 		if errors.Is(err, blob.ErrNotFound) {
 			im.skip("layer link without bytes", r.name, d, err)
 			continue
