@@ -323,6 +323,13 @@ func TestImportRegistry2Filesystem(t *testing.T) {
 			t.Fatalf("after a second import: %s", d)
 		}
 	})
+	t.Run("scrub", func(t *testing.T) {
+		out, errOut, code := runWharf(t, nil, "scrub", s.Config)
+		if code != 0 || !strings.Contains(out, " 0 problems") {
+			t.Fatalf("scrub of the imported data: exit %d\n%s%s", code, out, errOut)
+		}
+		t.Log(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	})
 	t.Run("push, delete and collect", func(t *testing.T) {
 		fresh := withLayer(t, whRandomImage(t, 2000, 1), shared)
 		whPush(t, s, "shared/three:v1", fresh)
