@@ -23,6 +23,8 @@ const usage = `usage:
   wharf config check CONFIG    print the effective configuration, secrets masked
   wharf garbage-collect [--dry-run] [--delete-untagged] [--quiet] [--grace D] CONFIG
                                remove unreferenced content; safe while serve runs
+  wharf import [--verify] [CONFIG]
+                               record the registry:2 data under the storage root; blobs stay in place
   wharf scrub CONFIG           re-hash every blob and manifest, check every reference
   wharf du CONFIG              bytes each repository references, and only it
   wharf htpasswd [-f FILE] USER
@@ -73,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return garbageCollect(args[1:], stdout, stderr)
 	case "htpasswd":
 		return htpasswdCmd(args[1:], os.Stdin, stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "scrub":
 		return scrubCmd(args[1:], stdout, stderr)
 	case "du":

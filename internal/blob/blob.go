@@ -109,3 +109,20 @@ type UploadTruncater interface {
 type ChunkSizer interface {
 	MinChunkSize() int64
 }
+
+// Tree is implemented by stores that can list and read the other files
+// under their root, such as the data directory registry:2 left there
+// (LegacyDir), which the importer reads. Paths are slash-separated and
+// relative to the root.
+type Tree interface {
+	// List returns the names directly under dir (none if it is missing).
+	List(ctx context.Context, dir string) ([]string, error)
+	// Files returns the paths, relative to dir, of every file below dir:
+	// in a bucket one listing per thousand keys, instead of a request per
+	// directory.
+	Files(ctx context.Context, dir string) ([]string, error)
+	// Read returns a small file's bytes, or ErrNotFound.
+	Read(ctx context.Context, path string) ([]byte, error)
+	// Write stores a small file durably.
+	Write(ctx context.Context, path string, content []byte) error
+}

@@ -21,7 +21,8 @@ import (
 // hashing and writing run in big steps, small enough to keep memory flat.
 const copyBufferSize = 1 << 20
 
-// Filesystem stores blobs under root/blobs/<alg>/<first two hex>/<hex> and
+// Filesystem stores blobs under root/blobs/<alg>/<first two hex>/<hex> (and
+// reads those registry:2 left under root/docker/registry/v2) and
 // upload bytes under root/uploads/<id>.
 type Filesystem struct {
 	root string
@@ -57,7 +58,7 @@ func (f *Filesystem) uploadPath(id string) (string, error) {
 
 // Stat implements Store.
 func (f *Filesystem) Stat(_ context.Context, d digest.Digest) (int64, error) {
-	fi, err := os.Stat(f.blobPath(d))
+	_, fi, err := f.statBlob(d)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, ErrNotFound
 	}
@@ -69,7 +70,7 @@ func (f *Filesystem) Stat(_ context.Context, d digest.Digest) (int64, error) {
 
 // Open implements Store.
 func (f *Filesystem) Open(_ context.Context, d digest.Digest) (Content, int64, error) {
-	file, err := os.Open(f.blobPath(d))
+	file, err := f.openBlob(d)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, ErrNotFound
 	}
@@ -90,7 +91,7 @@ func (f *Filesystem) Delete(_ context.Context, d digest.Digest) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete blob %s: %w", d, err)
 	}
-	return nil
+	return f.deleteLegacyBlob(d)
 }
 
 // WriteUpload implements Store.
@@ -349,8 +350,16 @@ func (f *Filesystem) ListUploads(_ context.Context) ([]UploadInfo, error) {
 }
 
 // Walk implements Store. Files whose names are not valid digests (stray
-// temporary files, say) are skipped.
+// temporary files, say) are skipped. Blobs served in place from
+// distribution's layout are included.
 func (f *Filesystem) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
+	if err := f.walkOwn(ctx, fn); err != nil {
+		return err
+	}
+	return f.walkLegacy(ctx, fn)
+}
+
+func (f *Filesystem) walkOwn(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
 	base := filepath.Join(f.root, "blobs")
 	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {

@@ -105,6 +105,9 @@ type S3 struct {
 	copyThreshold  int64
 	copyPartSize   int64
 	bufs           sync.Pool
+	// legacy is set when registry:2's blobs were found under the root at
+	// start: blobs missing from wharf's keys are looked for there.
+	legacy bool
 }
 
 var (
@@ -201,6 +204,9 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 	s.bufs.New = func() any {
 		b := make([]byte, s.partSize)
 		return &b
+	}
+	if s.legacy, err = s.hasLegacy(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -335,21 +341,22 @@ func isS3NotFound(err error) bool {
 
 // Stat implements Store.
 func (s *S3) Stat(ctx context.Context, d digest.Digest) (int64, error) {
-	info, err := s.client.StatObject(ctx, s.bucket, s.blobKey(d), minio.StatObjectOptions{})
-	if isS3NotFound(err) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, fmt.Errorf("stat blob %s: %w", d, err)
-	}
-	return info.Size, nil
+	_, size, err := s.blobKeyFound(ctx, d)
+	return size, err
 }
 
 // Open implements Store. The content is a *minio.Object: reads stream one
 // GET, and Seek makes the next read a ranged GET, so http.ServeContent can
 // answer Range requests when redirects are off.
 func (s *S3) Open(ctx context.Context, d digest.Digest) (Content, int64, error) {
-	obj, err := s.client.GetObject(ctx, s.bucket, s.blobKey(d), minio.GetObjectOptions{})
+	key := s.blobKey(d)
+	if s.legacy {
+		var err error
+		if key, _, err = s.blobKeyFound(ctx, d); err != nil {
+			return nil, 0, err
+		}
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("open blob %s: %w", d, err)
 	}
@@ -366,16 +373,29 @@ func (s *S3) Open(ctx context.Context, d digest.Digest) (Content, int64, error) 
 
 // Delete implements Store.
 func (s *S3) Delete(ctx context.Context, d digest.Digest) error {
-	err := s.client.RemoveObject(ctx, s.bucket, s.blobKey(d), minio.RemoveObjectOptions{})
-	if err != nil && !isS3NotFound(err) {
-		return fmt.Errorf("delete blob %s: %w", d, err)
+	keys := []string{s.blobKey(d)}
+	if s.legacy {
+		keys = append(keys, s.legacyBlobKey(d))
+	}
+	for _, key := range keys {
+		err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+		if err != nil && !isS3NotFound(err) {
+			return fmt.Errorf("delete blob %s: %w", d, err)
+		}
 	}
 	return nil
 }
 
 // RedirectURL implements Redirector with a presigned GET.
 func (s *S3) RedirectURL(ctx context.Context, d digest.Digest) (string, error) {
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.blobKey(d), s.redirectExpiry, nil)
+	key := s.blobKey(d)
+	if s.legacy {
+		var err error
+		if key, _, err = s.blobKeyFound(ctx, d); err != nil {
+			return "", err
+		}
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, s.redirectExpiry, nil)
 	if err != nil {
 		return "", fmt.Errorf("presign blob %s: %w", d, err)
 	}
@@ -383,10 +403,26 @@ func (s *S3) RedirectURL(ctx context.Context, d digest.Digest) (string, error) {
 }
 
 // Walk implements Store. Keys that are not blobs/<alg>/<hex[:2]>/<hex> with
-// a valid digest are skipped.
+// a valid digest are skipped. registry:2's blobs served in place are
+// included.
 func (s *S3) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the lister when fn fails
+	defer cancel() // stops the listers when fn fails
+	if !s.legacy {
+		return s.walkOwn(ctx, fn)
+	}
+	own := map[digest.Digest]bool{}
+	err := s.walkOwn(ctx, func(d digest.Digest, size int64) error {
+		own[d] = true
+		return fn(d, size)
+	})
+	if err != nil {
+		return err
+	}
+	return s.walkLegacy(ctx, own, fn)
+}
+
+func (s *S3) walkOwn(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
 	base := s.prefix + "blobs/"
 	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: base, Recursive: true}) {
 		if obj.Err != nil {

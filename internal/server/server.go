@@ -96,6 +96,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	prepareSpace(space, log)
+	if err := autoImport(ctx, cfg, blobs, md, log); err != nil {
+		md.Close()
+		return nil, err
+	}
 	promReg := prometheus.NewRegistry()
 	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{
