@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/wharf-registry/wharf/internal/config"
 	"github.com/wharf-registry/wharf/internal/testenv"
 	"go.yaml.in/yaml/v3"
@@ -275,6 +277,36 @@ func testImageDocker(t *testing.T, dir string) {
 		if !strings.Contains(c.logs().String(), "shutting down") {
 			t.Errorf("no graceful shutdown in the log:\n%s", c.logs())
 		}
+	})
+
+	// Issue 12's "done when": seed 003's command with wharf:latest on a
+	// directory registry:2 wrote serves every image it had, byte for
+	// byte, with no migration step and nothing re-pushed.
+	t.Run("seed 003 on registry:2 data", func(t *testing.T) {
+		data := t.TempDir()
+		r2, stop := startRegistry2(t, data)
+		imgs := map[string]v1.Image{
+			"library/httpd:2.4": whRandomImage(t, 8192, 2),
+			"team/app:v1":       whRandomImage(t, 4096, 3),
+		}
+		for ref, img := range imgs {
+			whPush(t, r2, ref, img)
+		}
+		before := readState(t, r2)
+		stop()
+
+		c := runContainer(t, host, []string{"-v", data + ":/var/lib/registry"})
+		s := c.server()
+		if diff := before.diff(readState(t, s)); diff != "" {
+			t.Errorf("wharf:latest on registry:2's directory differs:\n%s", diff)
+		}
+		for ref, img := range imgs {
+			whVerifyImage(t, s, ref, img)
+		}
+		if n := ownBlobFiles(t, data); n != 0 {
+			t.Errorf("%d blobs copied into wharf's own layout; want them served in place", n)
+		}
+		c.stop()
 	})
 
 	t.Run("seed 002 compose command", func(t *testing.T) {
