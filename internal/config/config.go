@@ -63,6 +63,22 @@ type ManifestValidation struct {
 	// as the spec allows; "none" refuses both with MANIFEST_BLOB_UNKNOWN.
 	// Content that is present is checked against its descriptor always.
 	Sparse string `yaml:"sparse"`
+	// Indexes is distribution v3's rule for an index's children, which
+	// wharf reads as the index half of Sparse: "all" requires every child,
+	// "none" none, "list" those of PlatformList's platforms.
+	Indexes IndexValidation `yaml:"indexes"`
+}
+
+// IndexValidation is distribution's validation.manifests.indexes.
+type IndexValidation struct {
+	Platforms    string     `yaml:"platforms"`
+	PlatformList []Platform `yaml:"platformlist,omitempty"`
+}
+
+// Platform names an image platform in an index.
+type Platform struct {
+	Architecture string `yaml:"architecture"`
+	OS           string `yaml:"os"`
 }
 
 // Health configures periodic checks whose results /debug/health serves on

@@ -106,7 +106,6 @@ func distributionKeys() map[string]keyClass {
 		"compatibility":                          {class: Harmless, why: "schema1 manifests are refused by wharf, as by distribution v3"},
 		"compatibility.schema1.enabled":          {class: Refused, why: "wharf never accepts schema1 manifests; remove it"},
 		"validation.enabled":                     {class: Harmless, why: "wharf always validates manifests"},
-		"validation.manifests.indexes":           {class: Refused, why: "index platform rules are " + notYet},
 		"policy":                                 {class: Refused, why: "repository class policies are not implemented; restrict pushes with access rules instead"},
 		"catalog":                                {class: Harmless, why: "wharf pages the catalog itself (1,000 names by default, at most 10,000 per request)"},
 	}

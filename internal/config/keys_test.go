@@ -72,6 +72,13 @@ func TestKeyClasses(t *testing.T) {
 		{name: "refused key asking what wharf does", yaml: "http:\n  net: tcp\n", warning: "config: http.net asks for what wharf does anyway",
 			class: Harmless, key: "http.net"},
 		{name: "refused key asking otherwise", yaml: "http:\n  net: unix\n", refused: "config: http.net (line 2): refused: wharf listens on TCP only"},
+		{name: "index platforms", yaml: "validation:\n  manifests:\n    indexes:\n      platforms: all\n", class: Implemented, key: "validation.manifests.indexes.platforms"},
+		{name: "index platform list empty", yaml: "validation:\n  manifests:\n    indexes:\n      platforms: list\n",
+			refused: "config: validation.manifests.indexes.platformlist"},
+		{name: "index platforms contradict sparse", yaml: "validation:\n  manifests:\n    sparse: all\n    indexes:\n      platforms: all\n",
+			refused: "config: validation.manifests.indexes.platforms (line 5): all (every child required) contradicts"},
+		{name: "index platforms unknown", yaml: "validation:\n  manifests:\n    indexes:\n      platforms: some\n",
+			refused: `config: validation.manifests.indexes.platforms (line 4): "some" is not one of all, none, list`},
 		{name: "unknown key", yaml: "storage:\n  frobnicate: 1\n", warning: "config: storage.frobnicate is an unknown key; ignored (line 2)"},
 	}
 	for _, tt := range tests {

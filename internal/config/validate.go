@@ -85,6 +85,7 @@ func (c *Config) Validate() error {
 	default:
 		add("validation.manifests.sparse", fmt.Errorf("%q is not one of none, indexes, all", c.Validation.Manifests.Sparse))
 	}
+	c.validateIndexes(add)
 	return errors.Join(errs...)
 }
 
@@ -177,3 +178,35 @@ const (
 	SparseIndexes = "indexes"
 	SparseAll     = "all"
 )
+
+// validateIndexes checks distribution's validation.manifests.indexes
+// against wharf's sparse policy, whose index half it sets.
+func (c *Config) validateIndexes(add func(key string, err error)) {
+	m := c.Validation.Manifests
+	const key = "validation.manifests.indexes.platforms"
+	switch strings.ToLower(m.Indexes.Platforms) {
+	case "":
+	case "all":
+		if m.Sparse == SparseAll {
+			add(key, errors.New("all (every child required) contradicts validation.manifests.sparse: all"))
+		}
+	case "none", "list":
+		if m.Sparse == SparseNone {
+			add(key, fmt.Errorf("%s (children may be absent) contradicts validation.manifests.sparse: none", m.Indexes.Platforms))
+		}
+	default:
+		add(key, fmt.Errorf("%q is not one of all, none, list", m.Indexes.Platforms))
+	}
+	list := strings.EqualFold(m.Indexes.Platforms, "list")
+	if list && len(m.Indexes.PlatformList) == 0 {
+		add("validation.manifests.indexes.platformlist", errors.New("must name at least one platform with platforms: list"))
+	}
+	if !list && len(m.Indexes.PlatformList) > 0 {
+		add("validation.manifests.indexes.platformlist", errors.New("is only read with platforms: list"))
+	}
+	for i, p := range m.Indexes.PlatformList {
+		if p.OS == "" || p.Architecture == "" {
+			add(fmt.Sprintf("validation.manifests.indexes.platformlist[%d]", i), errors.New("needs os and architecture"))
+		}
+	}
+}

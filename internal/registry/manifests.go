@@ -63,8 +63,9 @@ func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags [
 	if err := r.checkPresentChildren(ctx, repo, m); err != nil {
 		return ManifestInfo{}, err
 	}
+	required := r.requiredChildren(m)
 	for i := range m.Refs {
-		m.Refs[i].Optional = r.opts.Sparse.allows(m.Refs[i].Kind)
+		m.Refs[i].Optional = r.opts.Sparse.allows(m.Refs[i].Kind) && !required[m.Refs[i].Digest]
 	}
 	if err := r.meta.PutManifestTags(ctx, repo, m, tags); err != nil {
 		var missing *meta.MissingRefsError
@@ -310,4 +311,32 @@ func (r *Registry) checkPresentChildren(ctx context.Context, repo string, m *met
 		}
 	}
 	return nil
+}
+
+// requiredChildren are the children of an index that must be present
+// whatever the sparse policy: those of RequiredPlatforms
+// (validation.manifests.indexes.platformlist). The payload was parsed as
+// an index already.
+func (r *Registry) requiredChildren(m *meta.Manifest) map[digest.Digest]bool {
+	if len(r.opts.RequiredPlatforms) == 0 || !isIndexType(m.MediaType) {
+		return nil
+	}
+	var f struct {
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if json.Unmarshal(m.Payload, &f) != nil {
+		return nil
+	}
+	required := map[digest.Digest]bool{}
+	for _, c := range f.Manifests {
+		if c.Platform == nil {
+			continue
+		}
+		for _, p := range r.opts.RequiredPlatforms {
+			if p.OS == c.Platform.OS && p.Architecture == c.Platform.Architecture {
+				required[c.Digest] = true
+			}
+		}
+	}
+	return required
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/meta"
 )
@@ -38,6 +40,9 @@ type Options struct {
 	Sparse SparsePolicy
 	// URLs is which URLs manifests' layers may name.
 	URLs URLPolicy
+	// RequiredPlatforms are the platforms whose children an index must
+	// hold even when the sparse policy lets children be absent.
+	RequiredPlatforms []ocispec.Platform
 	// Space, when set, refuses new upload bytes below storage.reserve.
 	Space Space
 }

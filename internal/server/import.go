@@ -23,8 +23,9 @@ func ImportRegistry2(ctx context.Context, cfg *config.Config, blobs blob.Store, 
 		return importer.Report{}, fmt.Errorf("import: the blob store cannot list its files")
 	}
 	reg := registry.New(blobs, md, registry.Options{
-		Sparse: sparsePolicy(cfg.Validation.Manifests.Sparse),
-		URLs:   urlPolicy(cfg.Validation),
+		Sparse:            sparsePolicy(cfg.Validation.Manifests),
+		RequiredPlatforms: requiredPlatforms(cfg.Validation.Manifests.Indexes),
+		URLs:              urlPolicy(cfg.Validation),
 	}, log)
 	return importer.New(store, md, reg, log, opts).Run(ctx)
 }

@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"regexp"
+	"strings"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -103,14 +105,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	promReg := prometheus.NewRegistry()
 	m := metrics.New(promReg)
 	reg := registry.New(blobs, md, registry.Options{
-		DeleteEnabled:   cfg.Storage.Delete.Enabled,
-		ReadOnly:        cfg.Storage.Maintenance.ReadOnly.Enabled,
-		KeepReferrers:   cfg.GC.KeepReferrers,
-		DisableRedirect: cfg.Storage.Redirect.Disable,
-		InlineMax:       cfg.Storage.Inline.MaxSize,
-		Sparse:          sparsePolicy(cfg.Validation.Manifests.Sparse),
-		URLs:            urlPolicy(cfg.Validation),
-		Space:           registrySpace(space),
+		DeleteEnabled:     cfg.Storage.Delete.Enabled,
+		ReadOnly:          cfg.Storage.Maintenance.ReadOnly.Enabled,
+		KeepReferrers:     cfg.GC.KeepReferrers,
+		DisableRedirect:   cfg.Storage.Redirect.Disable,
+		InlineMax:         cfg.Storage.Inline.MaxSize,
+		Sparse:            sparsePolicy(cfg.Validation.Manifests),
+		RequiredPlatforms: requiredPlatforms(cfg.Validation.Manifests.Indexes),
+		URLs:              urlPolicy(cfg.Validation),
+		Space:             registrySpace(space),
 	}, log)
 	guard, err := newGuard(ctx, cfg, md, log)
 	if err != nil {
@@ -262,16 +265,30 @@ func (s *Server) gcLoop(ctx context.Context) {
 	}
 }
 
-// sparsePolicy maps validation.manifests.sparse (validated) onto the
-// registry's policy.
-func sparsePolicy(v string) registry.SparsePolicy {
-	switch v {
-	case config.SparseAll:
-		return registry.SparseAll
-	case config.SparseNone:
+// sparsePolicy maps validation.manifests.sparse onto the registry's
+// policy; distribution's indexes.platforms: all (validated not to
+// contradict it) makes every index child required.
+func sparsePolicy(v config.ManifestValidation) registry.SparsePolicy {
+	switch {
+	case strings.EqualFold(v.Indexes.Platforms, "all"), v.Sparse == config.SparseNone:
 		return registry.SparseNone
+	case v.Sparse == config.SparseAll:
+		return registry.SparseAll
 	}
 	return registry.SparseIndexes
+}
+
+// requiredPlatforms is validation.manifests.indexes.platformlist when
+// platforms is list.
+func requiredPlatforms(v config.IndexValidation) []ocispec.Platform {
+	if !strings.EqualFold(v.Platforms, "list") {
+		return nil
+	}
+	out := make([]ocispec.Platform, len(v.PlatformList))
+	for i, p := range v.PlatformList {
+		out[i] = ocispec.Platform{OS: p.OS, Architecture: p.Architecture}
+	}
+	return out
 }
 
 // urlPolicy compiles validation.manifests.urls (validated).

@@ -238,3 +238,40 @@ func TestSparseNotLost(t *testing.T) {
 	whVerifyImage(t, s, "lost/app:v1", img)
 	sparseScrub(t, s)
 }
+
+// TestSparseIndexPlatforms: distribution v3's
+// validation.manifests.indexes.platforms decides which children an index
+// must hold: all of them, none, or those of the listed platforms.
+func TestSparseIndexPlatforms(t *testing.T) {
+	const listAmd64 = "validation:\n  manifests:\n    indexes:\n      platforms: List\n      platformlist:\n        - os: linux\n          architecture: amd64\n"
+	tests := []struct {
+		name       string
+		config     string
+		pushAmd64  bool // else arm64 is the child pushed
+		wantStatus int
+	}{
+		{"all, arm64 missing", "validation:\n  manifests:\n    indexes:\n      platforms: all\n", true, http.StatusBadRequest},
+		{"none, arm64 missing", "validation:\n  manifests:\n    indexes:\n      platforms: none\n", true, http.StatusCreated},
+		{"list amd64, arm64 missing", listAmd64, true, http.StatusCreated},
+		{"list amd64, amd64 missing", listAmd64, false, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := StartServer(t, ServerOptions{ExtraConfig: tt.config})
+			const repo = "platforms/multi"
+			amd64, _, _ := sparseImage(t, 3000, 1)
+			arm64, _, _ := sparseImage(t, 3000, 1)
+			if tt.pushAmd64 {
+				sparsePushByDigest(t, s, repo, amd64)
+			} else {
+				sparsePushByDigest(t, s, repo, arm64)
+			}
+			r := whPutManifest(t, s, repo, "latest", string(types.OCIImageIndex), sparseIndex(t, amd64, arm64))
+			if tt.wantStatus == http.StatusBadRequest {
+				whExpectError(t, tt.name, r, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+			} else if r.Status != tt.wantStatus {
+				t.Fatalf("PUT index: %s, want %d", r, tt.wantStatus)
+			}
+		})
+	}
+}
