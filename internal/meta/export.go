@@ -31,6 +31,8 @@ var exportTables = []exportTable{
 	{"gc_queue", []string{"kind", "repo_id", "digest"}},
 	{"removed_refs", []string{"repo_id", "digest"}},
 	{"signing_keys", []string{"name"}},
+	{"repo_info", []string{"repo"}},
+	{"repo_stars", []string{"repo", "username"}},
 }
 
 // notExported are the tables a migration leaves behind, on purpose.

@@ -174,6 +174,7 @@ type Store interface {
 	SigningKey(ctx context.Context, name string, candidate []byte) ([]byte, error)
 
 	Inspector
+	RepoInfoStore
 
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.

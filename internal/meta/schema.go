@@ -197,4 +197,21 @@ var migrations = []string{
 		pem {{blob}} NOT NULL,
 		created_at BIGINT NOT NULL
 	);`,
+	// repository information: the description set explicitly and the
+	// Markdown overview (raw; sanitized when rendered), and who starred a
+	// repository. Keyed by name, not repositories.id, so that information
+	// set before the first push, or kept across a repository's deletion
+	// and re-push, stays; a search joins on repositories.name.
+	`CREATE TABLE repo_info (
+		repo {{text}} PRIMARY KEY,
+		description {{text}} NOT NULL,
+		overview {{text}} NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+	CREATE TABLE repo_stars (
+		repo {{text}} NOT NULL,
+		username {{text}} NOT NULL,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (repo, username)
+	);`,
 }

@@ -77,6 +77,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ReviewBeforeTouch", testReviewBeforeTouch},
 		{"ExplicitCollectionIgnoresTouch", testExplicitCollectionIgnoresTouch},
 		{"SigningKey", testSigningKey},
+		{"RepoInfo", testRepoInfo},
+		{"NewestTag", testNewestTag},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
