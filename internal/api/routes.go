@@ -64,6 +64,10 @@ func (h *Handler) endpointTable() []*endpoint {
 			access: byMethod},
 		{name: "tags", suffix: []string{"tags", "list"}, methods: get(h.tags), access: needs(auth.ActionPull)},
 		{name: "referrers", suffix: []string{"referrers", "*"}, methods: get(h.referrers), access: needs(auth.ActionPull)},
+		{name: "wharf_info", suffix: []string{"_wharf", "info"},
+			methods: map[string]handlerFunc{http.MethodGet: h.repoInfo, http.MethodPut: h.setRepoInfo}, access: byMethod},
+		{name: "wharf_star", suffix: []string{"_wharf", "star"},
+			methods: map[string]handlerFunc{http.MethodPut: h.star, http.MethodDelete: h.star}, access: starAccess},
 	}
 }
 

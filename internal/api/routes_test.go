@@ -31,6 +31,11 @@ func TestParseRoute(t *testing.T) {
 		{"/v2/blobs/uploads/", "", "", ""},
 		{"/v2/manifests/latest", "", "", ""},
 		{"/v2/hello/unknown", "", "", ""},
+		// wharf's own endpoints: "_wharf" cannot be part of a name.
+		{"/v2/library/hello/_wharf/info", "wharf_info", "library/hello", ""},
+		{"/v2/a/b/_wharf/star", "wharf_star", "a/b", ""},
+		{"/v2/_wharf/info", "", "", ""},
+		{"/v2/hello/_wharf/other", "", "", ""},
 		{"/v2/_catalog/x", "", "", ""},
 		{"/v3/hello/manifests/latest", "", "", ""},
 		{"/v2x", "", "", ""},
@@ -74,6 +79,10 @@ func TestEndpointAccess(t *testing.T) {
 		{http.MethodPatch, "/v2/r/blobs/uploads/u", auth.ActionPush, false},
 		{http.MethodGet, "/v2/r/tags/list", auth.ActionPull, false},
 		{http.MethodGet, "/v2/r/referrers/sha256:a", auth.ActionPull, false},
+		{http.MethodGet, "/v2/r/_wharf/info", auth.ActionPull, false},
+		{http.MethodPut, "/v2/r/_wharf/info", auth.ActionPush, false},
+		{http.MethodPut, "/v2/r/_wharf/star", auth.ActionPull, true},
+		{http.MethodDelete, "/v2/r/_wharf/star", auth.ActionPull, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
