@@ -92,4 +92,3 @@ func callerName(r *http.Request) string {
 	}
 	return d.Identity.User
 }
-

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // MaxOverview is the largest overview (Markdown) stored, in bytes.
@@ -48,6 +50,9 @@ type RepoInfoStore interface {
 	// NewestTag returns the tag of repo set last (ErrNotFound when repo has
 	// none), whose manifest describes the repository.
 	NewestTag(ctx context.Context, repo string) (string, error)
+	// ManifestDigests lists the digests of repo's manifests after after, in
+	// byte order, at most n: what deleting a whole repository walks.
+	ManifestDigests(ctx context.Context, repo, after string, n int) ([]digest.Digest, error)
 }
 
 // SetRepoInfo implements RepoInfoStore.
@@ -164,4 +169,18 @@ func (s *SQL) NewestTag(ctx context.Context, repo string) (string, error) {
 		return "", fmt.Errorf("newest tag of %s: %w", repo, err)
 	}
 	return tag, nil
+}
+
+// ManifestDigests implements RepoInfoStore.
+func (s *SQL) ManifestDigests(ctx context.Context, repo, after string, n int) ([]digest.Digest, error) {
+	names, err := s.names(ctx, `SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE r.name = ? AND m.digest > ? ORDER BY m.digest LIMIT ?`, n, repo, after)
+	if err != nil {
+		return nil, fmt.Errorf("list manifests of %s: %w", repo, err)
+	}
+	out := make([]digest.Digest, len(names))
+	for i, n := range names {
+		out[i] = digest.Digest(n)
+	}
+	return out, nil
 }

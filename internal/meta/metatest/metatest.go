@@ -79,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"SigningKey", testSigningKey},
 		{"RepoInfo", testRepoInfo},
 		{"NewestTag", testNewestTag},
+		{"ManifestDigests", testManifestDigests},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package metatest
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,42 @@ func testNewestTag(t *testing.T, s meta.Store) {
 		if got, err := s.NewestTag(ctx, "r"); err != nil || got != st.want {
 			t.Fatalf("NewestTag after tagging %s = %q, %v; want %q", st.tag, got, err, st.want)
 		}
+	}
+}
+
+// testManifestDigests checks the paged listing of a repository's
+// manifests, index children included, and nothing of another repository.
+func testManifestDigests(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	child := image("child", commitBlob(t, s, "r", "l1", 1))
+	put(t, s, "r", child, "")
+	idx := index("idx", child)
+	put(t, s, "r", idx, "v1")
+	put(t, s, "other", image("else", commitBlob(t, s, "other", "l2", 2)), "v1")
+	want := []string{string(child.Digest), string(idx.Digest)}
+	slices.Sort(want)
+	list := func(after string, n int) []string {
+		got, err := s.ManifestDigests(ctx, "r", after, n)
+		if err != nil {
+			t.Fatalf("ManifestDigests: %v", err)
+		}
+		out := []string{}
+		for _, d := range got {
+			out = append(out, string(d))
+		}
+		return out
+	}
+	pages := []struct {
+		after string
+		n     int
+		want  []string
+	}{{"", -1, want}, {"", 10, want}, {"", 1, want[:1]}, {want[0], 10, want[1:]}, {want[1], 10, []string{}}}
+	for _, p := range pages {
+		if got := list(p.after, p.n); !slices.Equal(got, p.want) {
+			t.Errorf("ManifestDigests(after %q, n %d) = %q, want %q", p.after, p.n, got, p.want)
+		}
+	}
+	if got, err := s.ManifestDigests(ctx, "none", "", 10); err != nil || len(got) != 0 {
+		t.Fatalf("ManifestDigests(none) = %v, %v; want none", got, err)
 	}
 }
