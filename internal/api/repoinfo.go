@@ -28,8 +28,9 @@ type repoInfoUpdate struct {
 	Overview    *string `json:"overview"`
 }
 
-// maxInfoBody bounds the PUT body: both fields at their limits, escaped.
-const maxInfoBody = 2*(registry.MaxDescription+meta.MaxOverview) + 1024
+// maxInfoBody bounds the PUT body: both fields at their limits, every
+// byte escaped (\u003c is six bytes for one).
+const maxInfoBody = 6*(registry.MaxDescription+meta.MaxOverview) + 1024
 
 func (h *Handler) repoInfo(w http.ResponseWriter, r *http.Request, rt route) error {
 	info, err := h.reg.RepositoryInfo(r.Context(), rt.name)
