@@ -317,3 +317,33 @@ func TestV1DeleteRights(t *testing.T) {
 		t.Errorf("tag still there after refused deletes: %s", r)
 	}
 }
+
+// TestRepoStarsToken stars with the built-in token server's tokens: the
+// user named in a token with pull stars, an anonymous token may not.
+func TestRepoStarsToken(t *testing.T) {
+	s, _ := auTokenServer(t, auPolicy)
+	auSeed(t, s)
+	const scope = "repository:library/pub:pull"
+	_, bob := auGetToken(t, s, "bob", auUsers["bob"], scope)
+	_, anon := auGetToken(t, s, "", "", scope)
+	steps := []struct {
+		who, token string
+		status     int
+		count      int
+	}{
+		{"bob", bob.Token, 200, 1},
+		{"bob again", bob.Token, 200, 1},
+		{"anonymous token", anon.Token, 401, 1},
+	}
+	for _, st := range steps {
+		r := auDo(t, auReq{Method: "PUT", URL: s.URL + "/v2/library/pub/_wharf/star", Token: st.token})
+		if r.Status != st.status {
+			t.Fatalf("star as %s: %s, want %d", st.who, r, st.status)
+		}
+		info := auDo(t, auReq{Method: "GET", URL: s.URL + "/v2/library/pub/_wharf/info", Token: bob.Token})
+		var got riInfo
+		if info.Status != 200 || json.Unmarshal(info.Body, &got) != nil || got.StarCount != st.count || !got.Starred {
+			t.Fatalf("after star as %s: %s, want star_count %d, starred by bob", st.who, info, st.count)
+		}
+	}
+}
