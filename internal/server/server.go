@@ -29,6 +29,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
+	v1 "github.com/wharf-registry/wharf/internal/v1"
 )
 
 // Server is a configured wharf, ready to serve.
@@ -322,6 +323,8 @@ func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, l
 	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
 	mx.handle("/v2", "base", v2)
 	mx.handlePrefix("/v2/", "unknown", v2)
+	mx.handlePrefix("/v1/", "v1", v1.New(reg, guard, log))
+	mx.handle("/_ping", "v1_ping", v1.New(reg, guard, log))
 	if guard != nil && guard.Mode == auth.ModeTokenServer {
 		mx.handle(auth.TokenPath, "token", &auth.TokenHandler{Guard: guard})
 	}
