@@ -32,6 +32,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/_ping", "/v1/_ping":
 		middleware.SetEndpoint(r.Context(), "v1_ping")
 		h.ping(w, r)
+	case "/v1/search":
+		middleware.SetEndpoint(r.Context(), "v1_search")
+		h.search(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such v1 endpoint: " + r.URL.Path})
 	}
