@@ -45,6 +45,11 @@ func (s *SQL) SearchRepositories(ctx context.Context, query string, offset, limi
 	if offset < 0 {
 		offset = 0
 	}
+	if query == "" {
+		// Every name ranks alike: byte order, which the name index serves
+		// without sorting the table.
+		return s.searchRows(ctx, query, `SELECT name FROM repositories ORDER BY name LIMIT ? OFFSET ?`, limit, offset)
+	}
 	q := `SELECT name FROM repositories WHERE ` + where + ` ORDER BY
 		CASE WHEN LOWER(name) = ? THEN 0
 		WHEN LOWER(name) LIKE ? ESCAPE '!' THEN 1
@@ -52,6 +57,11 @@ func (s *SQL) SearchRepositories(ctx context.Context, query string, offset, limi
 		ELSE 3 END, name LIMIT ? OFFSET ?`
 	e := likeEscape(query)
 	args = append(args, query, "%/"+e, e+"%", "%/"+e+"%", limit, offset)
+	return s.searchRows(ctx, query, q, args...)
+}
+
+// searchRows runs a search query whose rows are repository names.
+func (s *SQL) searchRows(ctx context.Context, query, q string, args ...any) ([]RepoMatch, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search repositories for %q: %w", query, err)
