@@ -24,8 +24,9 @@ var benchSearchQueries = []string{"app004242", "team007/", "app0001", "app", "zq
 // BenchmarkSearchRepositories fills one SQLite store to each size in turn
 // (rows inserted directly, in batches, so the fill takes seconds) and
 // reports the p50 and p99 latency of one search page of 25 plus its count,
-// as the v1 search for a caller who sees everything runs them.
-// Run: go test -run '^$' -bench SearchRepositories -benchtime 200x ./internal/meta/
+// as the v1 search for a caller who sees everything runs them, and of
+// reading every match, as a filtered caller's search does.
+// Run: go test -run '^$' -bench SearchRepositories -benchtime 100x ./internal/meta/
 func BenchmarkSearchRepositories(b *testing.B) {
 	ctx := context.Background()
 	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "m.db"))
@@ -41,21 +42,28 @@ func BenchmarkSearchRepositories(b *testing.B) {
 		filled = size
 		for _, q := range benchSearchQueries {
 			b.Run(fmt.Sprintf("repos=%d/q=%q", size, q), func(b *testing.B) {
-				benchSearch(ctx, b, s, q)
+				benchSearch(ctx, b, s, q, 25)
+			})
+		}
+		// A caller the policy filters reads every match of the query.
+		for _, q := range []string{"team007/", "app"} {
+			b.Run(fmt.Sprintf("repos=%d/q=%q/all-matches", size, q), func(b *testing.B) {
+				benchSearch(ctx, b, s, q, -1)
 			})
 		}
 	}
 }
 
-// benchSearch runs b.N searches for q and reports latency percentiles.
-func benchSearch(ctx context.Context, b *testing.B, s *SQL, q string) {
+// benchSearch runs b.N searches for q, limit matches each, and reports
+// latency percentiles.
+func benchSearch(ctx context.Context, b *testing.B, s *SQL, q string, limit int) {
 	took := make([]time.Duration, 0, b.N)
 	for range b.N {
 		start := time.Now()
 		if _, err := s.CountRepositories(ctx, q); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.SearchRepositories(ctx, q, 0, 25); err != nil {
+		if _, err := s.SearchRepositories(ctx, q, 0, limit); err != nil {
 			b.Fatal(err)
 		}
 		took = append(took, time.Since(start))

@@ -14,40 +14,34 @@ type SearchResult struct {
 	Matches []meta.RepoMatch
 }
 
-// searchScanPage is how many ranked candidates a filtered search reads at
-// a time.
-const searchScanPage = 1000
-
 // Search returns matches offset..offset+limit of query that v may see,
 // ranked as meta.Store.SearchRepositories ranks them, and how many v may
 // see in all. A viewer who sees everything costs one COUNT and one page in
 // the database. The access policy is glob rules evaluated here, not SQL, so
-// for other viewers the ranked matches are read in pages and filtered while
-// reading, as VisibleCatalog does: pages stay full and hidden repositories
-// never count, at the price of reading every match to count them exactly.
+// for other viewers every ranked match is read and filtered here: pages
+// stay full and hidden repositories never count, at the price of reading
+// (and holding the names of) every match of the query.
 func (r *Registry) Search(ctx context.Context, v Viewer, query string, offset, limit int) (SearchResult, error) {
 	if v == nil || v.SeesAll() {
 		return r.searchAll(ctx, query, offset, limit)
 	}
-	res := SearchResult{Matches: []meta.RepoMatch{}}
-	for scanned := 0; ; scanned += searchScanPage {
-		page, err := r.meta.SearchRepositories(ctx, query, scanned, searchScanPage)
-		if err != nil {
-			return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
-		}
-		for _, m := range page {
-			if !v.CanSee(m.Name) {
-				continue
-			}
-			if res.Total >= offset && len(res.Matches) < limit {
-				res.Matches = append(res.Matches, m)
-			}
-			res.Total++
-		}
-		if len(page) < searchScanPage {
-			return res, nil
-		}
+	// One ranked query, read to the end: paging it with OFFSET would sort
+	// the matches again for every page.
+	all, err := r.meta.SearchRepositories(ctx, query, 0, -1)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
 	}
+	res := SearchResult{Matches: []meta.RepoMatch{}}
+	for _, m := range all {
+		if !v.CanSee(m.Name) {
+			continue
+		}
+		if res.Total >= offset && len(res.Matches) < limit {
+			res.Matches = append(res.Matches, m)
+		}
+		res.Total++
+	}
+	return res, nil
 }
 
 func (r *Registry) searchAll(ctx context.Context, query string, offset, limit int) (SearchResult, error) {

@@ -9,12 +9,12 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// TestSearch pages a filtered search across more than one scan page of
+// TestSearch pages a filtered search over more than a thousand
 // candidates: every page is full and in rank order, and the total counts
 // only what the viewer may see.
 func TestSearch(t *testing.T) {
 	reg, _ := newTestRegistry(t, 1024)
-	const repos = searchScanPage + 200
+	const repos = 1200
 	data := []byte("layer")
 	d := digest.FromBytes(data)
 	for i := range repos {
