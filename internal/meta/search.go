@@ -18,7 +18,9 @@ type RepoMatch struct {
 // searchFilter is the WHERE clause and its arguments that select the names
 // containing query. SQLite's trigram index answers queries of three or more
 // characters; shorter ones, and every query on PostgreSQL (where the
-// pg_trgm index serves LIKE directly), use LIKE.
+// pg_trgm index serves LIKE directly), use LIKE. Repository names are
+// lower case by the distribution spec, so lowering the query alone makes
+// the search case-insensitive and keeps name bare for the index.
 func (s *SQL) searchFilter(query string) (string, []any) {
 	if query == "" {
 		return "1 = 1", nil
@@ -27,7 +29,7 @@ func (s *SQL) searchFilter(query string) (string, []any) {
 		phrase := `"` + strings.ReplaceAll(query, `"`, `""`) + `"`
 		return `id IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ?)`, []any{phrase}
 	}
-	return `LOWER(name) LIKE ? ESCAPE '!'`, []any{"%" + likeEscape(query) + "%"}
+	return `name LIKE ? ESCAPE '!'`, []any{"%" + likeEscape(query) + "%"}
 }
 
 // likeEscape escapes LIKE's wildcards with '!'.
@@ -51,9 +53,9 @@ func (s *SQL) SearchRepositories(ctx context.Context, query string, offset, limi
 		return s.searchRows(ctx, query, `SELECT name FROM repositories ORDER BY name LIMIT ? OFFSET ?`, limit, offset)
 	}
 	q := `SELECT name FROM repositories WHERE ` + where + ` ORDER BY
-		CASE WHEN LOWER(name) = ? THEN 0
-		WHEN LOWER(name) LIKE ? ESCAPE '!' THEN 1
-		WHEN LOWER(name) LIKE ? ESCAPE '!' OR LOWER(name) LIKE ? ESCAPE '!' THEN 2
+		CASE WHEN name = ? THEN 0
+		WHEN name LIKE ? ESCAPE '!' THEN 1
+		WHEN name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!' THEN 2
 		ELSE 3 END, name LIMIT ? OFFSET ?`
 	e := likeEscape(query)
 	args = append(args, query, "%/"+e, e+"%", "%/"+e+"%", limit, offset)
