@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 // benchSearchSizes are the repository counts the search benchmark grows
@@ -34,6 +36,25 @@ func BenchmarkSearchRepositories(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	benchSearchSizesOn(ctx, b, s)
+}
+
+// BenchmarkSearchRepositoriesPostgres is BenchmarkSearchRepositories on the
+// test PostgreSQL server (pg_trgm index), in a database of its own.
+func BenchmarkSearchRepositoriesPostgres(b *testing.B) {
+	ctx := context.Background()
+	admin := testenv.Postgres(b, "run through scripts/test-services.sh, which starts PostgreSQL")
+	s, err := OpenPostgres(ctx, testenv.FreshDatabase(b, admin, "wharf_bench_"), 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchSearchSizesOn(ctx, b, s)
+}
+
+// benchSearchSizesOn grows s through benchSearchSizes, benchmarking the
+// queries at each size.
+func benchSearchSizesOn(ctx context.Context, b *testing.B, s *SQL) {
 	filled := 0
 	for _, size := range benchSearchSizes {
 		if err := benchFillRepositories(ctx, s, filled, size); err != nil {
@@ -90,7 +111,7 @@ func benchFillRepositories(ctx context.Context, s *SQL, from, to int) error {
 			args = append(args, fmt.Sprintf("team%03d/app%06d", i%500, i), int64(i))
 		}
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, sb.String(), args...)
+			_, err := tx.ExecContext(ctx, s.d.rebind(sb.String()), args...)
 			return err
 		})
 		if err != nil {
