@@ -16,6 +16,10 @@ const (
 	ActionPush   = "push"
 	ActionDelete = "delete"
 	ActionAll    = "*"
+	// ActionSearch on registry:catalog lets a token search: the docker
+	// daemon asks for it before /v1/search. What a search shows still
+	// follows the policy, so every caller may have it.
+	ActionSearch = "search"
 )
 
 // Scope is what a request needs or a token grants: a resource (type and
@@ -142,12 +146,15 @@ func (p *Policy) Grant(id Identity, want []Scope) []Scope {
 			allowed = p.Allowed(id, sc.Name)
 		case sc.Type == "registry" && sc.Name == "catalog" && p.CanCatalog(id):
 			allowed = []string{ActionAll}
+		case sc.Type == "registry" && sc.Name == "catalog":
+			allowed = []string{ActionSearch}
 		}
 		all := slices.Contains(allowed, ActionAll) ||
 			(slices.Contains(allowed, ActionPull) && slices.Contains(allowed, ActionPush) && slices.Contains(allowed, ActionDelete))
 		var got []string
 		for _, a := range sc.Actions {
-			known := a == ActionPull || a == ActionPush || a == ActionDelete || a == ActionAll
+			known := a == ActionPull || a == ActionPush || a == ActionDelete || a == ActionAll ||
+				(a == ActionSearch && sc.Type == "registry")
 			if slices.Contains(allowed, a) || (all && known) {
 				got = append(got, a)
 			}

@@ -22,16 +22,22 @@ type dialect struct {
 	dollarArgs bool   // $1, $2 placeholders instead of ?
 	rowLocks   bool   // SELECT ... FOR UPDATE / FOR SHARE / SKIP LOCKED exist
 	advisory   bool   // pg_advisory_xact_lock exists
+	// searchIndex is the index of repository names that serves substring
+	// search (see SQL.SearchRepositories).
+	searchIndex string
+	ftsSearch   bool // searchIndex is SQLite's FTS5 table repositories_search
 }
 
 var (
-	sqliteDialect = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY", textType: "TEXT"}
+	sqliteDialect = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY", textType: "TEXT",
+		searchIndex: sqliteSearchIndex, ftsSearch: true}
 	// Text columns use the "C" collation so that names compare and sort
 	// bytewise whatever the database's default collation is, as SQLite's
 	// BINARY collation does (tag and repository listings are in byte order,
 	// and paging compares with >).
 	postgresDialect = dialect{name: "postgres", blobType: "BYTEA", serialPK: "BIGSERIAL PRIMARY KEY",
-		textType: `TEXT COLLATE "C"`, dollarArgs: true, rowLocks: true, advisory: true}
+		textType: `TEXT COLLATE "C"`, dollarArgs: true, rowLocks: true, advisory: true,
+		searchIndex: postgresSearchIndex}
 )
 
 // forUpdate is the suffix of a SELECT that locks the rows it returns
@@ -84,7 +90,7 @@ func (d dialect) rebind(q string) string {
 
 // schema renders a migration for the dialect.
 func (d dialect) schema(m string) string {
-	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK, "{{text}}", d.textType).Replace(m)
+	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK, "{{text}}", d.textType, "{{search_index}}", d.searchIndex).Replace(m)
 }
 
 // migrations are applied in order, each once; append, never edit (a
@@ -197,7 +203,7 @@ var migrations = []string{
 		pem {{blob}} NOT NULL,
 		created_at BIGINT NOT NULL
 	);`,
-	// repository information: the description set explicitly and the
+	// 9: repository information: the description set explicitly and the
 	// Markdown overview (raw; sanitized when rendered), and who starred a
 	// repository. Keyed by name, not repositories.id, so that information
 	// set before the first push, or kept across a repository's deletion
@@ -214,4 +220,32 @@ var migrations = []string{
 		created_at BIGINT NOT NULL,
 		PRIMARY KEY (repo, username)
 	);`,
+	// 10: search: an index of repository names for substring search,
+	// kept in step with the repositories table by the database itself.
+	`{{search_index}}`,
 }
+
+// sqliteSearchIndex is an FTS5 trigram index over repository names: a
+// phrase query of three or more characters finds every name containing it,
+// case-insensitively, without scanning the table. Triggers keep it in step
+// in whatever transaction creates or deletes a repository.
+const sqliteSearchIndex = `CREATE VIRTUAL TABLE repositories_search USING fts5(
+		name, content='repositories', content_rowid='id', tokenize='trigram');
+	INSERT INTO repositories_search(repositories_search) VALUES ('rebuild');
+	CREATE TRIGGER repositories_search_insert AFTER INSERT ON repositories BEGIN
+		INSERT INTO repositories_search(rowid, name) VALUES (new.id, new.name);
+	END;
+	CREATE TRIGGER repositories_search_delete AFTER DELETE ON repositories BEGIN
+		INSERT INTO repositories_search(repositories_search, rowid, name) VALUES ('delete', old.id, old.name);
+	END;`
+
+// postgresSearchIndex is a pg_trgm GIN index, which serves LIKE '%q%'.
+// Creating the extension may need rights the database user lacks: then
+// search still works, scanning names, and the server log says why.
+const postgresSearchIndex = `DO $$
+	BEGIN
+		CREATE EXTENSION IF NOT EXISTS pg_trgm;
+		CREATE INDEX repositories_name_trgm ON repositories USING gin (name gin_trgm_ops);
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'wharf: no pg_trgm index for repository search (%); search scans names', SQLERRM;
+	END $$;`

@@ -29,6 +29,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
+	v1 "github.com/wharf-registry/wharf/internal/v1"
 	"github.com/wharf-registry/wharf/internal/v1repos"
 )
 
@@ -324,6 +325,9 @@ func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, l
 	mx.handle("/v2", "base", v2)
 	mx.handlePrefix("/v2/", "unknown", v2)
 	mx.handlePrefix(v1repos.Prefix, "v1_repositories", v1repos.New(reg, guard, log))
+	search := v1.New(reg, guard, log)
+	mx.handlePrefix("/v1/", "v1", search)
+	mx.handle("/_ping", "v1_ping", search)
 	if guard != nil && guard.Mode == auth.ModeTokenServer {
 		mx.handle(auth.TokenPath, "token", &auth.TokenHandler{Guard: guard})
 	}

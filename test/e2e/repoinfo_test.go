@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -344,6 +345,51 @@ func TestRepoStarsToken(t *testing.T) {
 		var got riInfo
 		if info.Status != 200 || json.Unmarshal(info.Body, &got) != nil || got.StarCount != st.count || !got.Starred {
 			t.Fatalf("after star as %s: %s, want star_count %d, starred by bob", st.who, info, st.count)
+		}
+	}
+}
+
+// TestV1SearchDescriptionsAndStars: search results carry the description's
+// first line (explicit, else the content's annotation or label) and the
+// star count, as docker search and podman search show them.
+func TestV1SearchDescriptionsAndStars(t *testing.T) {
+	s, _ := auBasicServer(t, auPolicy)
+	auSeed(t, s)
+	if err := remote.Write(whRef(t, s, "team/described:v1"), riDescribed(t, "the label", "Annotated httpd\nsecond line"),
+		auRemote(t, auBasic("alice"), nil)...); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	r := auDo(t, auReq{Method: "PUT", URL: s.URL + "/v2/library/pub/_wharf/info", User: "alice", Pass: auUsers["alice"],
+		Body: []byte(`{"description":"Public base image\nwith details"}`)})
+	if r.Status != 200 {
+		t.Fatalf("PUT info: %s", r)
+	}
+	for _, user := range []string{"bob", "carol"} {
+		if r := auDo(t, auReq{Method: "PUT", URL: s.URL + "/v2/library/pub/_wharf/star", User: user, Pass: auUsers[user]}); r.Status != 200 {
+			t.Fatalf("star as %s: %s", user, r)
+		}
+	}
+	tests := []struct {
+		query, repo, description string
+		stars                    int
+	}{
+		{"pub", "library/pub", "Public base image", 2},
+		{"described", "team/described", "Annotated httpd", 0},
+	}
+	for _, tt := range tests {
+		a := v1Search(t, s, url.Values{"q": {tt.query}}, v1Credentials(t, s, "basic", "alice"))
+		found := false
+		for _, res := range a.Results {
+			if res.Name == tt.repo {
+				found = true
+				if res.Description != tt.description || res.StarCount != tt.stars {
+					t.Errorf("search %q: %s has description %q, %d stars; want %q, %d",
+						tt.query, tt.repo, res.Description, res.StarCount, tt.description, tt.stars)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("search %q: %v lacks %s", tt.query, a.names(), tt.repo)
 		}
 	}
 }

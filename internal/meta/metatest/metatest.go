@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"GetTaggedManifest", testGetTaggedManifest},
 		{"Tags", testTags},
 		{"Repositories", testRepositories},
+		{"SearchRepositories", testSearchRepositories},
 		{"RepoExists", testRepoExists},
 		{"Referrers", testReferrers},
 		{"CreateGetUpload", testCreateGetUpload},
