@@ -248,7 +248,8 @@ func LoadOrCreateKey(path string, create bool) (crypto.Signer, error) {
 	return ParsePrivateKey(data)
 }
 
-func createKey(path string) (crypto.Signer, error) {
+// NewKeyPEM generates a P-256 signing key, PKCS#8 in PEM.
+func NewKeyPEM() ([]byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate signing key: %w", err)
@@ -256,6 +257,14 @@ func createKey(path string) (crypto.Signer, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("encode signing key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+func createKey(path string) (crypto.Signer, error) {
+	data, err := NewKeyPEM()
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -265,13 +274,13 @@ func createKey(path string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	defer f.Close()
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+	if _, err := f.Write(data); err != nil {
 		return nil, fmt.Errorf("write signing key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("write signing key: %w", err)
 	}
-	return key, nil
+	return ParsePrivateKey(data)
 }
 
 // ParsePrivateKey reads the first private key in PEM data (PKCS#8, SEC 1

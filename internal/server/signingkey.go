@@ -4,11 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +32,7 @@ func storedSigningKey(ctx context.Context, md meta.Store, root string, log *slog
 	}
 	candidate := legacy
 	if candidate == nil {
-		if candidate, err = newKeyPEM(); err != nil {
+		if candidate, err = auth.NewKeyPEM(); err != nil {
 			return nil, err
 		}
 	}
@@ -49,19 +44,6 @@ func storedSigningKey(ctx context.Context, md meta.Store, root string, log *slog
 		log.Warn("token signing key: the metadata database holds another key than " + legacyKeyPath(root) + "; tokens signed with the file's key are refused")
 	}
 	return auth.ParsePrivateKey(stored)
-}
-
-// newKeyPEM generates a P-256 signing key, PKCS#8 in PEM.
-func newKeyPEM() ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encode signing key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 // MoveLegacySigningKey stores the token signing key an earlier wharf
