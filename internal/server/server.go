@@ -30,7 +30,6 @@ import (
 	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
 	v1 "github.com/wharf-registry/wharf/internal/v1"
-	"github.com/wharf-registry/wharf/internal/v1repos"
 )
 
 // Server is a configured wharf, ready to serve.
@@ -324,7 +323,6 @@ func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, l
 	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
 	mx.handle("/v2", "base", v2)
 	mx.handlePrefix("/v2/", "unknown", v2)
-	mx.handlePrefix(v1repos.Prefix, "v1_repositories", v1repos.New(reg, guard, log))
 	search := v1.New(reg, guard, log)
 	mx.handlePrefix("/v1/", "v1", search)
 	mx.handle("/_ping", "v1_ping", search)

@@ -43,7 +43,7 @@ type searchResult struct {
 // search answers GET /v1/search?q=&n=&page= with what the caller may pull.
 func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	if strings.EqualFold(strings.TrimSpace(r.Header.Get("Authorization")), emptyBasic) {
@@ -62,7 +62,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	res, err := h.reg.Search(r.Context(), viewer(dec), query, (page-1)*size, size)
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "v1 search failed", "query", query, "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "search failed"})
+		writeError(w, http.StatusInternalServerError, "search failed")
 		return
 	}
 	out := searchResponse{Query: query, NumResults: res.Total, NumPages: (res.Total + size - 1) / size,
@@ -70,7 +70,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	for _, m := range res.Matches {
 		out.Results = append(out.Results, searchResult{Name: m.Name, Description: m.Description, StarCount: m.Stars})
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, r, http.StatusOK, out)
 }
 
 // viewer keeps a nil decision a nil Viewer (no auth: everything visible).
@@ -86,7 +86,7 @@ func (h *Handler) deny(w http.ResponseWriter, err error) {
 	d, ok := auth.AsDenied(err)
 	if !ok {
 		h.log.Error("v1 search authorization failed", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "authorization failed"})
+		writeError(w, http.StatusInternalServerError, "authorization failed")
 		return
 	}
 	if d.Challenge != "" {
@@ -95,7 +95,7 @@ func (h *Handler) deny(w http.ResponseWriter, err error) {
 	if d.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter.Seconds()+0.5)))
 	}
-	writeJSON(w, d.Status, map[string]string{"error": d.Message})
+	writeError(w, d.Status, d.Message)
 }
 
 func atoiOr(s string, def int) int {

@@ -1,12 +1,13 @@
 // Package v1 serves the few calls of Docker's v1 registry API that clients
 // still make against a v2 registry: the ping `docker search` and
-// `podman search` send first, and the search itself.
+// `podman search` send first, the search itself, and the repository calls
+// of older scripts (seed 004): tags, their image ids, and deletes.
 package v1
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/middleware"
@@ -36,7 +37,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		middleware.SetEndpoint(r.Context(), "v1_search")
 		h.search(w, r)
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such v1 endpoint: " + r.URL.Path})
+		if strings.HasPrefix(r.URL.Path, repositoriesPrefix) {
+			h.repositories(w, r)
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such v1 endpoint: "+r.URL.Path)
 	}
 }
 
@@ -44,15 +49,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // delegate logins to an index, so they search it directly.
 func (h *Handler) ping(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	w.Header().Set("X-Docker-Registry-Standalone", "true")
-	writeJSON(w, http.StatusOK, struct{}{})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, r, http.StatusOK, struct{}{})
 }

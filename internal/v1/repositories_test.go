@@ -1,4 +1,4 @@
-package v1repos
+package v1
 
 import "testing"
 

@@ -1,14 +1,9 @@
-// Package v1repos serves the v1 repository calls scripts still make of a
-// registry (GET /v1/repositories/<name>/tags, .../tags/<tag>, DELETE of a
-// tag or of a whole repository), answered from the v2 data. One-segment
-// names mean library/<name>, as in v1.
-package v1repos
+package v1
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -17,20 +12,8 @@ import (
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
-// Prefix is the path the handler serves below.
-const Prefix = "/v1/repositories/"
-
-// Handler serves Prefix.
-type Handler struct {
-	reg   *registry.Registry
-	guard *auth.Guard
-	log   *slog.Logger
-}
-
-// New returns the handler; a nil guard lets everyone do everything.
-func New(reg *registry.Registry, guard *auth.Guard, log *slog.Logger) *Handler {
-	return &Handler{reg: reg, guard: guard, log: log}
-}
+// repositoriesPrefix is where the v1 repository calls live.
+const repositoriesPrefix = "/v1/repositories/"
 
 // kind is which of the v1 repository paths a request names.
 type kind int
@@ -49,10 +32,10 @@ type request struct {
 	tag  string
 }
 
-// parse reads the path after Prefix. A path ending in "/" names the
+// parse reads the path after repositoriesPrefix. A path ending in "/" names the
 // repository; otherwise its last segments say tags or one tag.
 func parse(path string) request {
-	rest, ok := strings.CutPrefix(path, Prefix)
+	rest, ok := strings.CutPrefix(path, repositoriesPrefix)
 	if !ok || rest == "" {
 		return request{}
 	}
@@ -78,8 +61,9 @@ func libraryName(name string) string {
 	return name
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// repositories serves the v1 repository calls (seed 004): a repository's
+// tags and their image ids, and tag and repository deletion.
+func (h *Handler) repositories(w http.ResponseWriter, r *http.Request) {
 	req := parse(r.URL.Path)
 	if req.kind == kindNone {
 		writeError(w, http.StatusNotFound, "no such v1 endpoint: "+r.URL.Path)
