@@ -58,27 +58,6 @@ func TestIsFull(t *testing.T) {
 	}
 }
 
-// fill writes a file in dir until the filesystem is full, as another
-// program sharing the disk would.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for i := 0; i < 1<<12; i++ {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatal("the filesystem never filled up")
-}
-
 // TestGuardOnSmallDisk walks the reserve through its states on a real
 // 16 MiB tmpfs: the ballast is allocated at start, a disk filled by someone
 // else makes uploads refused and the ballast given back before a metadata
@@ -105,7 +84,7 @@ func TestGuardOnSmallDisk(t *testing.T) {
 	}
 
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler)
+	testenv.FillDisk(t, filler)
 	g.last.Store(nil) // the last look found plenty of room, and may stand for 10 ms
 	if st, _ = g.Check(); !st.Below() || st.Held != reserve/2 {
 		t.Fatalf("on a full disk: %+v, want uploads refused, ballast still held", st)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/google/uuid"
@@ -21,7 +20,7 @@ func TestSQLiteFull(t *testing.T) {
 	s := openSQLite(t, filepath.Join(dir, "m.db"))
 	defer s.Close()
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
+	testenv.FillDisk(t, filler)
 
 	content := make([]byte, 64<<10)
 	var err error
@@ -45,24 +44,4 @@ func TestSQLiteFull(t *testing.T) {
 	if !made {
 		t.Fatal("the hook did not run before the write")
 	}
-}
-
-// fillDisk writes a file until its filesystem is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for i := 0; i < 1<<12; i++ {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatal("the disk never filled up")
 }

@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 )
 
@@ -31,4 +33,31 @@ func SmallFS(t testing.TB, size int64) string {
 		}
 	})
 	return dir
+}
+
+// FillDisk writes a file at path until its filesystem is full, as another
+// program sharing the disk would, and returns how many bytes it wrote. It
+// stops at 1 GiB, failing the test, so a disk that is not small cannot
+// make it run for long.
+func FillDisk(t testing.TB, path string) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatalf("create filler: %v", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	for range 1 << 14 {
+		k, err := f.Write(buf)
+		n += int64(k)
+		if errors.Is(err, syscall.ENOSPC) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("write filler: %v", err)
+		}
+	}
+	t.Fatalf("filler wrote %d bytes without filling the disk", n)
+	return n
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -156,29 +155,6 @@ func dfCheckImage(t *testing.T, s *Server, img dfImage) {
 }
 
 // dfFill writes a file until the filesystem is full, as another program
-// sharing the disk would, and returns its size.
-func dfFill(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatalf("create filler: %v", err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	var n int64
-	for i := 0; i < 1<<14; i++ { // at most 1 GiB, far more than the tmpfs
-		k, err := f.Write(buf)
-		n += int64(k)
-		if errors.Is(err, syscall.ENOSPC) {
-			return n
-		}
-		if err != nil {
-			t.Fatalf("write filler: %v", err)
-		}
-	}
-	t.Fatalf("filler wrote %d bytes without filling the disk", n)
-	return n
-}
 
 // dfUploadBytes is what upload files hold under root.
 func dfUploadBytes(t *testing.T, root string) int64 {
@@ -243,7 +219,7 @@ func TestDiskFull(t *testing.T) {
 
 	// Another program takes what is left; wharf must still refuse
 	// cleanly and keep its metadata writable.
-	filler := dfFill(t, filepath.Join(root, "filler"))
+	filler := testenv.FillDisk(t, filepath.Join(root, "filler"))
 	t.Logf("filler took %d bytes", filler)
 	for _, chunked := range []bool{true, false} {
 		r, ok := dfPushBlob(t, s, "full/app0", whRandBytes(7, dfLayerSize), chunked)
@@ -368,7 +344,7 @@ func TestDiskFullPostgres(t *testing.T) {
 		pushed = append(pushed, img)
 	}
 	filler := filepath.Join(mnt, "filler")
-	dfFill(t, filler)
+	testenv.FillDisk(t, filler)
 
 	var refused whResp
 	for i := 5; i < 2000; i++ {
