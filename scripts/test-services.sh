@@ -9,6 +9,9 @@
 # start_<name> and stop_<name>; start_<name> installs what it needs when it
 # is missing and exports the WHARF_TEST_* variables its tests read. Tests
 # that find their variable unset skip with a message naming this script.
+#
+# WHARF_SERVICES=postgres,s3 starts only the services named (for a quick
+# run of a few tests); unset, every service starts, as CI needs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +33,9 @@ trap cleanup EXIT INT TERM
 for svc in "$here"/services/*.sh; do
 	[ -e "$svc" ] || continue
 	name="$(basename "$svc" .sh)"
+	if [ -n "${WHARF_SERVICES:-}" ] && [[ ",$WHARF_SERVICES," != *",$name,"* ]]; then
+		continue
+	fi
 	# shellcheck source=/dev/null
 	source "$svc"
 	echo "test-services: starting $name" >&2
