@@ -129,6 +129,27 @@ func (d *Decision) CanSee(repo string) bool {
 	return d.Allows("repository", repo, ActionPull)
 }
 
+// VisiblePatterns returns globs whose union is what CanSee accepts, so that
+// a search or listing filters in its database query. Never nil.
+func (d *Decision) VisiblePatterns() []string {
+	if d.SeesAll() {
+		return []string{"*"}
+	}
+	if d.policy != nil {
+		return d.policy.PullPatterns(d.Identity)
+	}
+	// Decided by a token alone: the repositories it grants pull on. A name
+	// with '*' is no repository name, and would be read as a glob.
+	out := []string{}
+	for _, s := range d.scopes {
+		if s.Type == "repository" && !strings.Contains(s.Name, "*") &&
+			(slices.Contains(s.Actions, ActionPull) || slices.Contains(s.Actions, ActionAll)) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // FiltersCatalog reports whether the caller's catalog must be filtered.
 func (d *Decision) FiltersCatalog() bool {
 	return !d.SeesAll()

@@ -119,6 +119,31 @@ func (p *Policy) Allowed(id Identity, name string) []string {
 	return out
 }
 
+// PullPatterns returns globs whose union is every repository id may pull,
+// so that a listing can filter in its database query: the public globs,
+// the caller's namespace, and the globs of the rules granting the caller
+// pull. Never nil: an empty list means nothing.
+func (p *Policy) PullPatterns(id Identity) []string {
+	out := append([]string{}, p.Public...)
+	if id.Anonymous {
+		return out
+	}
+	if p.Open || slices.Contains(p.Admins, id.User) {
+		return []string{"*"}
+	}
+	// A '*' in a user name would widen the namespace glob: such a user
+	// gets no namespace pattern (nor, by Allowed, anything it would add).
+	if p.UserNamespaces && id.User != "" && !strings.Contains(id.User, "*") {
+		out = append(out, id.User+"/*")
+	}
+	for _, r := range p.Rules {
+		if p.ruleApplies(r, id.User) && (slices.Contains(r.Actions, ActionPull) || slices.Contains(r.Actions, ActionAll)) {
+			out = append(out, r.Repositories)
+		}
+	}
+	return out
+}
+
 // CanCatalog reports whether id may list every repository unfiltered.
 func (p *Policy) CanCatalog(id Identity) bool {
 	return !id.Anonymous && (p.Open || slices.Contains(p.Admins, id.User))

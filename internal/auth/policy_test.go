@@ -202,3 +202,47 @@ func TestPolicyGrant(t *testing.T) {
 		}
 	}
 }
+
+// TestVisiblePatternsMatchCanSee checks that the globs a listing filters
+// by in its query select exactly what CanSee accepts, for callers of every
+// kind over names that rules, namespaces and public globs touch.
+func TestVisiblePatternsMatchCanSee(t *testing.T) {
+	policy := &Policy{
+		Admins:         []string{"root"},
+		Groups:         map[string][]string{"team-a": {"ann", "bob"}},
+		Public:         []string{"library/*", "pub"},
+		UserNamespaces: true,
+		Rules: []Rule{
+			{Repositories: "team-a/*", Groups: []string{"team-a"}, Actions: []string{ActionPull, ActionPush}},
+			{Repositories: "*/shared", Users: []string{"carl"}, Actions: []string{ActionAll}},
+			{Repositories: "drop/*", Users: []string{"carl"}, Actions: []string{ActionPush}},
+		},
+	}
+	names := []string{"library/alpine", "library", "pub", "pub/x", "team-a/app", "team-a", "team-b/app",
+		"x/shared", "shared", "ann/tool", "bob/tool", "carl/tool", "drop/in", "anna/tool", "a/b/shared"}
+	decisions := map[string]*Decision{
+		"anonymous":   {Identity: Identity{Anonymous: true}, policy: policy},
+		"ann":         {Identity: Identity{User: "ann"}, policy: policy},
+		"carl":        {Identity: Identity{User: "carl"}, policy: policy},
+		"root":        {Identity: Identity{User: "root"}, policy: policy},
+		"nobody":      {Identity: Identity{User: "nobody"}, policy: policy},
+		"ann's token": {Identity: Identity{User: "ann"}, policy: policy, scopes: []Scope{{Type: "repository", Name: "team-b/app", Actions: []string{ActionPull}}}},
+		"foreign token": {Identity: Identity{User: "ext"}, scopes: []Scope{
+			{Type: "repository", Name: "team-b/app", Actions: []string{ActionPull}},
+			{Type: "repository", Name: "drop/in", Actions: []string{ActionPush}},
+			{Type: "repository", Name: "x/*", Actions: []string{ActionAll}},
+		}},
+		"open policy": {Identity: Identity{User: "any"}, policy: &Policy{Open: true}},
+	}
+	for who, d := range decisions {
+		patterns := d.VisiblePatterns()
+		if patterns == nil {
+			t.Errorf("%s: nil patterns", who)
+		}
+		for _, name := range names {
+			if got, want := matchAny(patterns, name), d.CanSee(name); got != want {
+				t.Errorf("%s: %s matched by %q = %t, CanSee = %t", who, name, patterns, got, want)
+			}
+		}
+	}
+}

@@ -35,8 +35,9 @@ var exportTables = []exportTable{
 	{"repo_stars", []string{"repo", "username"}},
 }
 
-// notExported are the tables a migration leaves behind, on purpose.
-var notExported = []string{"uploads", "schema_migrations"}
+// notExported are the tables a migration leaves behind, on purpose:
+// repo_search is derived, and the target's registry rebuilds it.
+var notExported = []string{"uploads", "schema_migrations", "repo_search"}
 
 // ExportTables lists the tables Export and Import handle, in the order
 // they must be imported (a row's parents first).

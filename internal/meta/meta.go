@@ -149,14 +149,6 @@ type Store interface {
 	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
 	// Repositories lists repository names after last in byte order, at most n.
 	Repositories(ctx context.Context, last string, n int) ([]string, error)
-	// SearchRepositories lists the repositories whose name contains query
-	// (case-insensitively; every one for an empty query), ranked: the exact
-	// name, then the name's last path segment exactly, then a name or path
-	// segment starting with query, then any other; ties in byte order of
-	// name. It skips offset matches and returns at most limit.
-	SearchRepositories(ctx context.Context, query string, offset, limit int) ([]RepoMatch, error)
-	// CountRepositories counts what SearchRepositories would list for query.
-	CountRepositories(ctx context.Context, query string) (int, error)
 	// RepoExists reports whether repo has ever received content.
 	RepoExists(ctx context.Context, repo string) (bool, error)
 	// Referrers lists the manifests of repo whose subject is d.
@@ -183,6 +175,7 @@ type Store interface {
 
 	Inspector
 	RepoInfoStore
+	SearchTextStore
 
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.

@@ -139,6 +139,10 @@ func (s *SQL) Star(ctx context.Context, repo, user string, on bool) error {
 		if err != nil {
 			return fmt.Errorf("star %s for %s: %w", repo, user, err)
 		}
+		// Search ranks by the count: keep it in step, in this transaction.
+		if _, err := s.exec(ctx, tx, `UPDATE repo_search SET stars = (SELECT COUNT(*) FROM repo_stars WHERE repo = ?) WHERE repo = ?`, repo, repo); err != nil {
+			return fmt.Errorf("star %s for %s: count: %w", repo, user, err)
+		}
 		return nil
 	})
 }

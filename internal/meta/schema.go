@@ -26,18 +26,22 @@ type dialect struct {
 	// search (see SQL.SearchRepositories).
 	searchIndex string
 	ftsSearch   bool // searchIndex is SQLite's FTS5 table repositories_search
+	// searchText is what search reads besides names: the table of
+	// descriptions and star counts and the indexes of descriptions and tag
+	// names (see SQL.SearchRepositories).
+	searchText string
 }
 
 var (
 	sqliteDialect = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY", textType: "TEXT",
-		searchIndex: sqliteSearchIndex, ftsSearch: true}
+		searchIndex: sqliteSearchIndex, ftsSearch: true, searchText: searchTextTable + sqliteSearchTextIndex}
 	// Text columns use the "C" collation so that names compare and sort
 	// bytewise whatever the database's default collation is, as SQLite's
 	// BINARY collation does (tag and repository listings are in byte order,
 	// and paging compares with >).
 	postgresDialect = dialect{name: "postgres", blobType: "BYTEA", serialPK: "BIGSERIAL PRIMARY KEY",
 		textType: `TEXT COLLATE "C"`, dollarArgs: true, rowLocks: true, advisory: true,
-		searchIndex: postgresSearchIndex}
+		searchIndex: postgresSearchIndex, searchText: searchTextTable + postgresSearchTextIndex}
 )
 
 // forUpdate is the suffix of a SELECT that locks the rows it returns
@@ -88,9 +92,11 @@ func (d dialect) rebind(q string) string {
 	return b.String()
 }
 
-// schema renders a migration for the dialect.
+// schema renders a migration for the dialect: the dialect's parts first,
+// then the types, which those parts use too.
 func (d dialect) schema(m string) string {
-	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK, "{{text}}", d.textType, "{{search_index}}", d.searchIndex).Replace(m)
+	m = strings.NewReplacer("{{search_index}}", d.searchIndex, "{{search_text}}", d.searchText).Replace(m)
+	return strings.NewReplacer("{{blob}}", d.blobType, "{{serial}}", d.serialPK, "{{text}}", d.textType).Replace(m)
 }
 
 // migrations are applied in order, each once; append, never edit (a
@@ -223,7 +229,61 @@ var migrations = []string{
 	// 10: search: an index of repository names for substring search,
 	// kept in step with the repositories table by the database itself.
 	`{{search_index}}`,
+	// 11: search over descriptions and tags, ranked by stars: the
+	// description search shows (explicit, or else the content's) and the
+	// star count per repository, kept by the registry, and indexes of
+	// descriptions and tag names.
+	`{{search_text}}`,
 }
+
+// searchTextTable holds, per repository name, the one-line description
+// search shows and matches and the star count it ranks by. It is derived
+// (from repo_info, repo_stars and content) and rebuilt by the registry
+// for repositories that lack a row, so a migration leaves it behind.
+const searchTextTable = `CREATE TABLE repo_search (
+		id {{serial}},
+		repo {{text}} NOT NULL UNIQUE,
+		description {{text}} NOT NULL,
+		stars BIGINT NOT NULL
+	);
+	`
+
+// sqliteSearchTextIndex is FTS5 trigram indexes of descriptions and of tag
+// names, kept in step by triggers. The tag index maps tags' rowids, which
+// only a VACUUM (never run by wharf) renumbers; a search re-checks each
+// tag it finds, so a renumbered index could miss tags but never invent one.
+const sqliteSearchTextIndex = `CREATE VIRTUAL TABLE repo_search_fts USING fts5(
+		description, content='repo_search', content_rowid='id', tokenize='trigram');
+	CREATE TRIGGER repo_search_fts_insert AFTER INSERT ON repo_search BEGIN
+		INSERT INTO repo_search_fts(rowid, description) VALUES (new.id, new.description);
+	END;
+	CREATE TRIGGER repo_search_fts_delete AFTER DELETE ON repo_search BEGIN
+		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.id, old.description);
+	END;
+	CREATE TRIGGER repo_search_fts_update AFTER UPDATE OF description ON repo_search BEGIN
+		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.id, old.description);
+		INSERT INTO repo_search_fts(rowid, description) VALUES (new.id, new.description);
+	END;
+	CREATE VIRTUAL TABLE tags_search USING fts5(
+		name, content='tags', content_rowid='rowid', tokenize='trigram');
+	INSERT INTO tags_search(tags_search) VALUES ('rebuild');
+	CREATE TRIGGER tags_search_insert AFTER INSERT ON tags BEGIN
+		INSERT INTO tags_search(rowid, name) VALUES (new.rowid, new.name);
+	END;
+	CREATE TRIGGER tags_search_delete AFTER DELETE ON tags BEGIN
+		INSERT INTO tags_search(tags_search, rowid, name) VALUES ('delete', old.rowid, old.name);
+	END;`
+
+// postgresSearchTextIndex is pg_trgm GIN indexes of descriptions and tag
+// names, which serve ILIKE '%q%'; without the extension search scans.
+const postgresSearchTextIndex = `DO $$
+	BEGIN
+		CREATE EXTENSION IF NOT EXISTS pg_trgm;
+		CREATE INDEX repo_search_description_trgm ON repo_search USING gin (description gin_trgm_ops);
+		CREATE INDEX tags_name_trgm ON tags USING gin (name gin_trgm_ops);
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'wharf: no pg_trgm index for description and tag search (%); search scans them', SQLERRM;
+	END $$;`
 
 // sqliteSearchIndex is an FTS5 trigram index over repository names: a
 // phrase query of three or more characters finds every name containing it,

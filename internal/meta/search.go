@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -9,28 +11,48 @@ import (
 // RepoMatch is one repository a search found.
 type RepoMatch struct {
 	Name string
-	// Description and Stars are left empty by the store's search: the
-	// registry fills them in for the one page it returns (RepoInfo and the
-	// content's annotations), so ranking and counting stay one index scan.
+	// Description is the one-line description search shows and matches,
+	// and Stars how many users starred the repository, as the registry
+	// last recorded them (SetSearchDescription).
 	Description string
 	Stars       int
+	// Indexed reports whether the registry has recorded them yet: a
+	// repository imported or created by an older wharf has no record until
+	// the registry backfills it (UnindexedRepositories).
+	Indexed bool
 }
 
-// searchFilter is the WHERE clause and its arguments that select the names
-// containing query. SQLite's trigram index answers queries of three or more
-// characters; shorter ones, and every query on PostgreSQL (where the
-// pg_trgm index serves LIKE directly), use LIKE. Repository names are
-// lower case by the distribution spec, so lowering the query alone makes
-// the search case-insensitive and keeps name bare for the index.
-func (s *SQL) searchFilter(query string) (string, []any) {
-	if query == "" {
-		return "1 = 1", nil
-	}
-	if s.d.ftsSearch && len(query) >= 3 {
-		phrase := `"` + strings.ReplaceAll(query, `"`, `""`) + `"`
-		return `id IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ?)`, []any{phrase}
-	}
-	return `name LIKE ? ESCAPE '!'`, []any{"%" + likeEscape(query) + "%"}
+// SearchQuery is one page of a repository search.
+type SearchQuery struct {
+	// Text is what names, descriptions or tags must contain,
+	// case-insensitively; empty lists every repository in byte order.
+	Text string
+	// Visible keeps only names matching one of these globs ('*' matches any
+	// run of characters, nothing else is special): the caller's view, so
+	// that pages and counts hold nothing hidden. nil keeps every name; an
+	// empty, non-nil list keeps none.
+	Visible []string
+	// Offset matches are skipped and at most Limit returned (< 0: all).
+	Offset, Limit int
+}
+
+// SearchTextStore keeps what search reads besides names: the description
+// it shows and matches, and star counts.
+type SearchTextStore interface {
+	// SearchRepositories lists the repositories matching q, ranked: the
+	// exact name, then the name's last path segment exactly, then a name
+	// or path segment starting with the text, then a name containing it,
+	// then a description containing it, then a tag containing it; more
+	// stars first within each rank, then byte order of name.
+	SearchRepositories(ctx context.Context, q SearchQuery) ([]RepoMatch, error)
+	// CountRepositories counts every match of q, ignoring its page.
+	CountRepositories(ctx context.Context, q SearchQuery) (int, error)
+	// SetSearchDescription records the one-line description search shows
+	// and matches for repo, and its current star count.
+	SetSearchDescription(ctx context.Context, repo, description string) error
+	// UnindexedRepositories lists, after after in byte order, at most n
+	// repositories with no search record.
+	UnindexedRepositories(ctx context.Context, after string, n int) ([]string, error)
 }
 
 // likeEscape escapes LIKE's wildcards with '!'.
@@ -38,58 +60,176 @@ func likeEscape(s string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }
 
-// SearchRepositories implements Store.
-func (s *SQL) SearchRepositories(ctx context.Context, query string, offset, limit int) ([]RepoMatch, error) {
-	query = strings.ToLower(query)
-	where, args := s.searchFilter(query)
-	if limit < 0 {
-		limit = 1 << 30
-	}
-	if offset < 0 {
-		offset = 0
-	}
-	if query == "" {
-		// Every name ranks alike: byte order, which the name index serves
-		// without sorting the table.
-		return s.searchRows(ctx, query, `SELECT name FROM repositories ORDER BY name LIMIT ? OFFSET ?`, limit, offset)
-	}
-	q := `SELECT name FROM repositories WHERE ` + where + ` ORDER BY
-		CASE WHEN name = ? THEN 0
-		WHEN name LIKE ? ESCAPE '!' THEN 1
-		WHEN name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!' THEN 2
-		ELSE 3 END, name LIMIT ? OFFSET ?`
-	e := likeEscape(query)
-	args = append(args, query, "%/"+e, e+"%", "%/"+e+"%", limit, offset)
-	return s.searchRows(ctx, query, q, args...)
+// globLike turns a visibility glob into a LIKE pattern.
+func globLike(glob string) string {
+	return strings.ReplaceAll(likeEscape(glob), "*", "%")
 }
 
-// searchRows runs a search query whose rows are repository names.
-func (s *SQL) searchRows(ctx context.Context, query, q string, args ...any) ([]RepoMatch, error) {
+// jsonStrings is a table v of the strings of a JSON array parameter, in
+// column value.
+func (s *SQL) jsonStrings() string {
+	if s.d.name == "postgres" {
+		return `json_array_elements_text(?::json) AS v(value)`
+	}
+	return `json_each(?) AS v`
+}
+
+// ilike is the dialect's case-insensitive LIKE: SQLite's LIKE already is
+// for ASCII; PostgreSQL's ILIKE is what its trigram indexes serve.
+func (s *SQL) ilike() string {
+	if s.d.name == "postgres" {
+		return "ILIKE"
+	}
+	return "LIKE"
+}
+
+// searchFilter is the WHERE clause (over repositories r) and its arguments
+// selecting q's matches. On SQLite, queries of three or more characters go
+// through the FTS5 trigram indexes; shorter ones, and every query on
+// PostgreSQL (whose pg_trgm indexes serve LIKE and ILIKE directly), use
+// LIKE. Repository names are lower case by the distribution spec, so
+// lowering the text keeps the name index usable; descriptions and tags
+// match case-insensitively. A tag found through its index is checked
+// again, see sqliteSearchTextIndex.
+func (s *SQL) searchFilter(q SearchQuery) (string, []any) {
+	var where []string
+	var args []any
+	if q.Text != "" {
+		contains := "%" + likeEscape(q.Text) + "%"
+		if s.d.ftsSearch && len(q.Text) >= 3 {
+			phrase := `"` + strings.ReplaceAll(q.Text, `"`, `""`) + `"`
+			where = append(where, `(r.id IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ?)
+				OR r.name IN (SELECT repo FROM repo_search WHERE id IN (SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?))
+				OR r.id IN (SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'))`)
+			args = append(args, phrase, phrase, phrase, contains)
+		} else {
+			like := s.ilike()
+			where = append(where, `(r.name LIKE ? ESCAPE '!'
+				OR r.name IN (SELECT repo FROM repo_search WHERE description `+like+` ? ESCAPE '!')
+				OR r.id IN (SELECT repo_id FROM tags WHERE name `+like+` ? ESCAPE '!'))`)
+			args = append(args, contains, contains, contains)
+		}
+	}
+	if q.Visible != nil {
+		// One parameter, a JSON array of LIKE patterns, however many globs
+		// a policy or token has: a chain of ORs would hit SQLite's limits
+		// on parameters and expression depth.
+		likes := make([]string, len(q.Visible))
+		for i, g := range q.Visible {
+			likes[i] = globLike(g)
+		}
+		list, _ := json.Marshal(likes)
+		where = append(where, `EXISTS (SELECT 1 FROM `+s.jsonStrings()+` WHERE r.name LIKE v.value ESCAPE '!')`)
+		args = append(args, string(list))
+	}
+	if len(where) == 0 {
+		return "1 = 1", nil
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// normalize lowers the text (see searchFilter) and bounds the page.
+func (q SearchQuery) normalize() SearchQuery {
+	q.Text = strings.ToLower(q.Text)
+	if q.Limit < 0 {
+		q.Limit = 1 << 30
+	}
+	q.Offset = max(q.Offset, 0)
+	return q
+}
+
+// SearchRepositories implements SearchTextStore.
+func (s *SQL) SearchRepositories(ctx context.Context, q SearchQuery) ([]RepoMatch, error) {
+	q = q.normalize()
+	if q.Visible != nil && len(q.Visible) == 0 {
+		return []RepoMatch{}, nil
+	}
+	where, args := s.searchFilter(q)
+	sel := `SELECT r.name, COALESCE(t.description, ''), COALESCE(t.stars, 0), t.repo IS NOT NULL
+		FROM repositories r LEFT JOIN repo_search t ON t.repo = r.name WHERE ` + where
+	if q.Text == "" {
+		// Every name ranks alike: byte order, which the name index serves
+		// without sorting the table.
+		return s.searchRows(ctx, q.Text, sel+` ORDER BY r.name LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	}
+	e := likeEscape(q.Text)
+	order := ` ORDER BY
+		CASE WHEN r.name = ? THEN 0
+		WHEN r.name LIKE ? ESCAPE '!' THEN 1
+		WHEN r.name LIKE ? ESCAPE '!' OR r.name LIKE ? ESCAPE '!' THEN 2
+		WHEN r.name LIKE ? ESCAPE '!' THEN 3
+		WHEN t.description ` + s.ilike() + ` ? ESCAPE '!' THEN 4
+		ELSE 5 END, COALESCE(t.stars, 0) DESC, r.name LIMIT ? OFFSET ?`
+	args = append(args, q.Text, "%/"+e, e+"%", "%/"+e+"%", "%"+e+"%", "%"+e+"%", q.Limit, q.Offset)
+	return s.searchRows(ctx, q.Text, sel+order, args...)
+}
+
+// searchRows runs a search query whose rows are RepoMatch's fields.
+func (s *SQL) searchRows(ctx context.Context, text, q string, args ...any) ([]RepoMatch, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
-		return nil, fmt.Errorf("search repositories for %q: %w", query, err)
+		return nil, fmt.Errorf("search repositories for %q: %w", text, err)
 	}
 	defer rows.Close()
 	out := []RepoMatch{}
 	for rows.Next() {
 		var m RepoMatch
-		if err := rows.Scan(&m.Name); err != nil {
-			return nil, fmt.Errorf("search repositories for %q: %w", query, err)
+		var stars int64
+		if err := rows.Scan(&m.Name, &m.Description, &stars, &m.Indexed); err != nil {
+			return nil, fmt.Errorf("search repositories for %q: %w", text, err)
 		}
+		m.Stars = int(stars)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search repositories for %q: %w", query, err)
+		return nil, fmt.Errorf("search repositories for %q: %w", text, err)
 	}
 	return out, nil
 }
 
-// CountRepositories implements Store.
-func (s *SQL) CountRepositories(ctx context.Context, query string) (int, error) {
-	where, args := s.searchFilter(strings.ToLower(query))
+// CountRepositories implements SearchTextStore.
+func (s *SQL) CountRepositories(ctx context.Context, q SearchQuery) (int, error) {
+	q = q.normalize()
+	if q.Visible != nil && len(q.Visible) == 0 {
+		return 0, nil
+	}
+	where, args := s.searchFilter(q)
 	var n int
-	if err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM repositories WHERE `+where), args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count repositories matching %q: %w", query, err)
+	if err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM repositories r WHERE `+where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count repositories matching %q: %w", q.Text, err)
 	}
 	return n, nil
+}
+
+// SetSearchDescription implements SearchTextStore.
+func (s *SQL) SetSearchDescription(ctx context.Context, repo, description string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO repo_search (repo, description, stars)
+			VALUES (?, ?, (SELECT COUNT(*) FROM repo_stars WHERE repo = ?))
+			ON CONFLICT (repo) DO UPDATE SET description = excluded.description, stars = excluded.stars`, repo, description, repo)
+		if err != nil {
+			return fmt.Errorf("record search description of %s: %w", repo, err)
+		}
+		return nil
+	})
+}
+
+// UnindexedRepositories implements SearchTextStore.
+func (s *SQL) UnindexedRepositories(ctx context.Context, after string, n int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT r.name FROM repositories r
+		WHERE r.name > ? AND NOT EXISTS (SELECT 1 FROM repo_search t WHERE t.repo = r.name)
+		ORDER BY r.name LIMIT ?`), after, n)
+	if err != nil {
+		return nil, fmt.Errorf("list repositories without search record: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list repositories without search record: %w", err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
 }

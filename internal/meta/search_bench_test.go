@@ -88,10 +88,11 @@ func benchSearch(ctx context.Context, b *testing.B, s *SQL, q string, limit int)
 	took := make([]time.Duration, 0, b.N)
 	for range b.N {
 		start := time.Now()
-		if _, err := s.CountRepositories(ctx, q); err != nil {
+		sq := SearchQuery{Text: q, Limit: limit}
+		if _, err := s.CountRepositories(ctx, sq); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.SearchRepositories(ctx, q, 0, limit); err != nil {
+		if _, err := s.SearchRepositories(ctx, sq); err != nil {
 			b.Fatal(err)
 		}
 		took = append(took, time.Since(start))

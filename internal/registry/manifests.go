@@ -74,6 +74,9 @@ func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags [
 		}
 		return ManifestInfo{}, wrap(err, "store manifest")
 	}
+	if len(tags) > 0 {
+		r.refreshSearch(ctx, repo) // the newest tag describes the repository
+	}
 	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject, Tags: tags}, nil
 }
 
@@ -220,6 +223,9 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo, ref string) error {
 	}
 	if isNotFound(err) {
 		return r.unknownManifest(ctx, repo, ref)
+	}
+	if err == nil {
+		r.refreshSearch(ctx, repo) // the newest tag may have gone
 	}
 	return wrap(err, "delete manifest")
 }

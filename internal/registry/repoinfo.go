@@ -213,7 +213,13 @@ func (r *Registry) SetRepositoryInfo(ctx context.Context, repo string, u meta.Re
 	if err := r.requireRepo(ctx, repo); err != nil {
 		return err
 	}
-	return wrap(r.meta.SetRepoInfo(ctx, repo, u), "set repository information")
+	if err := r.meta.SetRepoInfo(ctx, repo, u); err != nil {
+		return wrap(err, "set repository information")
+	}
+	if u.Description != nil {
+		r.refreshSearch(ctx, repo)
+	}
+	return nil
 }
 
 // Star records (on) or removes user's star on repo, which must exist.
@@ -224,7 +230,13 @@ func (r *Registry) Star(ctx context.Context, repo, user string, on bool) error {
 	if err := r.requireRepo(ctx, repo); err != nil {
 		return err
 	}
-	return wrap(r.meta.Star(ctx, repo, user, on), "star repository")
+	if err := r.meta.Star(ctx, repo, user, on); err != nil {
+		return wrap(err, "star repository")
+	}
+	// The store keeps the count of a recorded repository; one not
+	// recorded yet gets its record, count included, now.
+	r.refreshSearch(ctx, repo)
+	return nil
 }
 
 // Starred reports whether user starred repo.

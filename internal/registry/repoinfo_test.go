@@ -137,6 +137,11 @@ func TestRepositoryInfoDescription(t *testing.T) {
 				t.Errorf("description = %q from %q, short %q; want %q from %q, short %q",
 					got.Description, got.DescriptionSource, got.ShortDescription, tc.want, tc.wantSource, tc.wantShort)
 			}
+		// What search records and shows is the same short form.
+			res, err := r.Search(t.Context(), nil, repo, 0, 1)
+			if err != nil || len(res.Matches) != 1 || !res.Matches[0].Indexed || res.Matches[0].Description != tc.wantShort {
+				t.Errorf("search for %s = %+v, %v; want its record with %q", repo, res.Matches, err, tc.wantShort)
+			}
 		})
 	}
 }
@@ -154,5 +159,65 @@ func TestRepositoryInfoUnknown(t *testing.T) {
 	}
 	if err := r.Star(t.Context(), "no/such", "alice", true); !hasCode(err, CodeNameUnknown) {
 		t.Errorf("Star of an unknown repository: %v, want NAME_UNKNOWN", err)
+	}
+}
+
+// TestSearchFollowsContent checks the search record follows what changes
+// a description (a tag pushed or deleted, a description set) and stars,
+// and that IndexSearch records repositories that have none.
+func TestSearchFollowsContent(t *testing.T) {
+	ctx := t.Context()
+	r, _ := newTestRegistry(t, 1<<20)
+	r.opts.DeleteEnabled = true
+	const repo = "sea/monster"
+	find := func(q string) []meta.RepoMatch {
+		t.Helper()
+		res, err := r.Search(ctx, nil, q, 0, 10)
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q, err)
+		}
+		return res.Matches
+	}
+	body := describedImage(t, r, repo, "", "The kraken of the deep")
+	if _, err := r.PutManifest(ctx, repo, "v1", ocispec.MediaTypeImageManifest, body); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("kraken"); len(got) != 1 || got[0].Name != repo {
+		t.Errorf("search by the annotation = %+v", got)
+	}
+	if err := r.Star(ctx, repo, "ann", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("kraken"); len(got) != 1 || got[0].Stars != 1 {
+		t.Errorf("after a star: %+v", got)
+	}
+	if err := r.DeleteManifest(ctx, repo, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("kraken"); len(got) != 0 {
+		t.Errorf("search by the description of a deleted tag = %+v", got)
+	}
+	desc := "Leviathan, set by hand"
+	if err := r.SetRepositoryInfo(ctx, repo, meta.RepoInfoUpdate{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("leviathan"); len(got) != 1 || got[0].Description != desc || got[0].Stars != 1 {
+		t.Errorf("search by the explicit description = %+v", got)
+	}
+
+	// A repository with content but no record yet (as an import leaves
+	// it) is found by name and described the slow way, then recorded.
+	const bare = "sea/bare"
+	if err := r.meta.CommitInlineBlob(ctx, bare, digest.FromString("x"), []byte("x"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("bare"); len(got) != 1 || got[0].Indexed {
+		t.Fatalf("unrecorded repository: %+v", got)
+	}
+	if n, err := r.IndexSearch(ctx); err != nil || n != 1 {
+		t.Errorf("IndexSearch = %d, %v; want 1", n, err)
+	}
+	if got := find("bare"); len(got) != 1 || !got[0].Indexed {
+		t.Errorf("after IndexSearch: %+v", got)
 	}
 }

@@ -15,83 +15,109 @@ type SearchResult struct {
 }
 
 // Search returns matches offset..offset+limit of query that v may see,
-// ranked as meta.Store.SearchRepositories ranks them, and how many v may
-// see in all. A viewer who sees everything costs one COUNT and one page in
-// the database. The access policy is glob rules evaluated here, not SQL, so
-// for other viewers every ranked match is read and filtered here: pages
-// stay full and hidden repositories never count, at the price of reading
-// (and holding the names of) every match of the query.
+// ranked as meta.SearchTextStore.SearchRepositories ranks them, and how
+// many v may see in all: one COUNT and one page in the database, with v's
+// view part of both queries (its VisiblePatterns), so pages stay full and
+// hidden repositories are never counted.
 func (r *Registry) Search(ctx context.Context, v Viewer, query string, offset, limit int) (SearchResult, error) {
-	res, err := r.search(ctx, v, query, offset, limit)
+	q := meta.SearchQuery{Text: query, Offset: offset, Limit: limit}
+	if v != nil && !v.SeesAll() {
+		q.Visible = v.VisiblePatterns()
+		if q.Visible == nil {
+			q.Visible = []string{}
+		}
+	}
+	total, err := r.meta.CountRepositories(ctx, q)
 	if err != nil {
+		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
+	}
+	matches, err := r.meta.SearchRepositories(ctx, q)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
+	}
+	if err := r.describeUnindexed(ctx, matches); err != nil {
 		return SearchResult{}, err
 	}
-	if err := r.describeMatches(ctx, res.Matches); err != nil {
-		return SearchResult{}, err
-	}
-	return res, nil
+	return SearchResult{Total: total, Matches: matches}, nil
 }
 
-// describeMatches fills in the description (its search form: first line,
-// at most SearchDescriptionMax characters) and the star count of one page
-// of matches: the explicit descriptions and stars in one query, the
-// content's description for the others.
-func (r *Registry) describeMatches(ctx context.Context, matches []meta.RepoMatch) error {
-	if len(matches) == 0 {
-		return nil
-	}
-	names := make([]string, len(matches))
-	for i, m := range matches {
-		names[i] = m.Name
-	}
-	infos, err := r.meta.RepoInfo(ctx, names)
-	if err != nil {
-		return wrap(err, "search: repository information")
-	}
+// describeUnindexed fills in the description and stars of matches the
+// search record lacks (a repository not yet backfilled, see IndexSearch)
+// the slow way, so a search never shows them bare.
+func (r *Registry) describeUnindexed(ctx context.Context, matches []meta.RepoMatch) error {
 	for i := range matches {
-		info := infos[matches[i].Name]
-		desc := info.Description
-		if desc == "" {
-			if desc, _, err = r.contentDescription(ctx, matches[i].Name); err != nil {
-				return err
-			}
+		if matches[i].Indexed {
+			continue
 		}
-		matches[i].Description, matches[i].Stars = ShortDescription(desc), info.Stars
+		desc, stars, err := r.searchText(ctx, matches[i].Name)
+		if err != nil {
+			return err
+		}
+		matches[i].Description, matches[i].Stars = desc, stars
 	}
 	return nil
 }
 
-func (r *Registry) search(ctx context.Context, v Viewer, query string, offset, limit int) (SearchResult, error) {
-	if v == nil || v.SeesAll() {
-		return r.searchAll(ctx, query, offset, limit)
-	}
-	// One ranked query, read to the end: paging it with OFFSET would sort
-	// the matches again for every page.
-	all, err := r.meta.SearchRepositories(ctx, query, 0, -1)
+// searchText is repo's description as search shows it (the explicit one,
+// else the content's; one line, at most SearchDescriptionMax characters)
+// and its star count.
+func (r *Registry) searchText(ctx context.Context, repo string) (string, int, error) {
+	infos, err := r.meta.RepoInfo(ctx, []string{repo})
 	if err != nil {
-		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
+		return "", 0, wrap(err, "search: repository information")
 	}
-	res := SearchResult{Matches: []meta.RepoMatch{}}
-	for _, m := range all {
-		if !v.CanSee(m.Name) {
-			continue
+	info := infos[repo]
+	desc := info.Description
+	if desc == "" {
+		if desc, _, err = r.contentDescription(ctx, repo); err != nil {
+			return "", 0, err
 		}
-		if res.Total >= offset && len(res.Matches) < limit {
-			res.Matches = append(res.Matches, m)
-		}
-		res.Total++
 	}
-	return res, nil
+	return ShortDescription(desc), info.Stars, nil
 }
 
-func (r *Registry) searchAll(ctx context.Context, query string, offset, limit int) (SearchResult, error) {
-	total, err := r.meta.CountRepositories(ctx, query)
-	if err != nil {
-		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
+// refreshSearch records repo's search description after a change that may
+// alter it (a tag set or removed, a description set). The change itself is
+// committed by then: a failure here is logged, not returned, and the
+// record stays as it was until the next change.
+func (r *Registry) refreshSearch(ctx context.Context, repo string) {
+	ctx = context.WithoutCancel(ctx)
+	desc, _, err := r.searchText(ctx, repo)
+	if err == nil {
+		err = r.meta.SetSearchDescription(ctx, repo, desc)
 	}
-	matches, err := r.meta.SearchRepositories(ctx, query, offset, limit)
 	if err != nil {
-		return SearchResult{}, fmt.Errorf("search %q: %w", query, err)
+		r.log.WarnContext(ctx, "search description not recorded", "repo", repo, "error", err)
 	}
-	return SearchResult{Total: total, Matches: matches}, nil
+}
+
+// indexSearchPage is how many repositories IndexSearch records per query.
+const indexSearchPage = 500
+
+// IndexSearch records the search description of every repository that
+// has none: repositories imported from distribution's layout, copied by a
+// migration, or stored by a wharf older than the record. It returns how
+// many it recorded.
+func (r *Registry) IndexSearch(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := r.meta.UnindexedRepositories(ctx, after, indexSearchPage)
+		if err != nil {
+			return n, wrap(err, "index search")
+		}
+		for _, repo := range page {
+			desc, _, err := r.searchText(ctx, repo)
+			if err != nil {
+				return n, err
+			}
+			if err := r.meta.SetSearchDescription(ctx, repo, desc); err != nil {
+				return n, wrap(err, "index search")
+			}
+			n++
+		}
+		if len(page) < indexSearchPage {
+			return n, nil
+		}
+		after = page[len(page)-1]
+	}
 }

@@ -11,6 +11,10 @@ type Viewer interface {
 	SeesAll() bool
 	// CanSee reports whether one repository is visible.
 	CanSee(repo string) bool
+	// VisiblePatterns returns globs ('*' matches any run of characters)
+	// whose union is exactly what CanSee accepts, so that a search filters
+	// in its database query; never nil, empty when nothing is visible.
+	VisiblePatterns() []string
 }
 
 // catalogScanPage is how many names a filtered listing reads at a time

@@ -15,6 +15,17 @@ import (
 type everyThird struct{}
 
 func (everyThird) SeesAll() bool { return false }
+
+// VisiblePatterns lists the visible names among the first few thousand,
+// in both the tests' spellings.
+func (v everyThird) VisiblePatterns() []string {
+	out := []string{}
+	for i := 0; i < 3000; i += 3 {
+		out = append(out, fmt.Sprintf("r/%d", i), fmt.Sprintf("r/%04d", i))
+	}
+	return out
+}
+
 func (everyThird) CanSee(repo string) bool {
 	var i int
 	fmt.Sscanf(strings.TrimPrefix(repo, "r/"), "%d", &i)
@@ -23,8 +34,9 @@ func (everyThird) CanSee(repo string) bool {
 
 type seesAll struct{}
 
-func (seesAll) SeesAll() bool      { return true }
-func (seesAll) CanSee(string) bool { return true }
+func (seesAll) SeesAll() bool             { return true }
+func (seesAll) CanSee(string) bool        { return true }
+func (seesAll) VisiblePatterns() []string { return []string{"*"} }
 
 // TestVisibleCatalog pages a filtered catalog across more than one scan
 // page of the full list and checks every page is full, in order, and that

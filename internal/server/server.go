@@ -163,6 +163,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go s.purgeLoop(bg)
 	go s.gcLoop(bg)
+	go s.indexSearch(bg)
 	s.health.Start(bg)
 	if s.debug != nil {
 		go s.serveDebug()
@@ -208,6 +209,21 @@ func (s *Server) serveDebug() {
 	s.log.Info("debug listener (metrics, pprof)", "addr", s.debug.Addr)
 	if err := s.debug.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Error("debug listener failed", "addr", s.debug.Addr, "err", err)
+	}
+}
+
+// indexSearch records, once at start, the search descriptions of
+// repositories that have none (imported, migrated, or stored by an older
+// wharf); until then search describes them the slow way.
+func (s *Server) indexSearch(ctx context.Context) {
+	if s.cfg.Storage.Maintenance.ReadOnly.Enabled {
+		return
+	}
+	n, err := s.reg.IndexSearch(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("search index backfill failed", "err", err, "recorded", n)
+	} else if n > 0 {
+		s.log.Info("search index backfilled", "repositories", n)
 	}
 }
 
