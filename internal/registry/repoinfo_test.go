@@ -137,7 +137,7 @@ func TestRepositoryInfoDescription(t *testing.T) {
 				t.Errorf("description = %q from %q, short %q; want %q from %q, short %q",
 					got.Description, got.DescriptionSource, got.ShortDescription, tc.want, tc.wantSource, tc.wantShort)
 			}
-		// What search records and shows is the same short form.
+			// What search records and shows is the same short form.
 			res, err := r.Search(t.Context(), nil, repo, 0, 1)
 			if err != nil || len(res.Matches) != 1 || !res.Matches[0].Indexed || res.Matches[0].Description != tc.wantShort {
 				t.Errorf("search for %s = %+v, %v; want its record with %q", repo, res.Matches, err, tc.wantShort)
