@@ -34,6 +34,9 @@ type SearchQuery struct {
 	Visible []string
 	// Offset matches are skipped and at most Limit returned (< 0: all).
 	Offset, Limit int
+	// After, with an empty Text, starts the listing after this name: the
+	// catalog's keyset paging, which costs the same on every page.
+	After string
 }
 
 // SearchTextStore keeps what search reads besides names: the description
@@ -91,41 +94,120 @@ func (s *SQL) ilike() string {
 // lowering the text keeps the name index usable; descriptions and tags
 // match case-insensitively. A tag found through its index is checked
 // again, see sqliteSearchTextIndex.
-func (s *SQL) searchFilter(q SearchQuery) (string, []any) {
+func (s *SQL) searchFilter(q SearchQuery, narrow bool) (string, []any) {
 	var where []string
 	var args []any
 	if q.Text != "" {
 		contains := "%" + likeEscape(q.Text) + "%"
-		if s.d.ftsSearch && len(q.Text) >= 3 {
+		switch {
+		case s.d.ftsSearch && len(q.Text) >= 3 && !narrow:
 			phrase := `"` + strings.ReplaceAll(q.Text, `"`, `""`) + `"`
 			where = append(where, `(r.id IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ?)
 				OR r.name IN (SELECT repo FROM repo_search WHERE id IN (SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?))
 				OR r.id IN (SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'))`)
 			args = append(args, phrase, phrase, phrase, contains)
-		} else {
-			like := s.ilike()
+		case s.d.ftsSearch:
+			// Row by row, through the primary keys: SQLite would otherwise
+			// read every description and tag to build the subqueries.
 			where = append(where, `(r.name LIKE ? ESCAPE '!'
-				OR r.name IN (SELECT repo FROM repo_search WHERE description `+like+` ? ESCAPE '!')
-				OR r.id IN (SELECT repo_id FROM tags WHERE name `+like+` ? ESCAPE '!'))`)
+				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo = r.name AND t2.description LIKE ? ESCAPE '!')
+				OR EXISTS (SELECT 1 FROM tags t3 WHERE t3.repo_id = r.id AND t3.name LIKE ? ESCAPE '!'))`)
+			args = append(args, contains, contains, contains)
+		default:
+			where = append(where, `(r.name LIKE ? ESCAPE '!'
+				OR r.name IN (SELECT repo FROM repo_search WHERE description ILIKE ? ESCAPE '!')
+				OR r.id IN (SELECT repo_id FROM tags WHERE name ILIKE ? ESCAPE '!'))`)
 			args = append(args, contains, contains, contains)
 		}
 	}
+	if q.Text == "" && q.After != "" {
+		where = append(where, `r.name > ?`)
+		args = append(args, q.After)
+	}
 	if q.Visible != nil {
-		// One parameter, a JSON array of LIKE patterns, however many globs
-		// a policy or token has: a chain of ORs would hit SQLite's limits
-		// on parameters and expression depth.
-		likes := make([]string, len(q.Visible))
-		for i, g := range q.Visible {
-			likes[i] = globLike(g)
-		}
-		list, _ := json.Marshal(likes)
-		where = append(where, `EXISTS (SELECT 1 FROM `+s.jsonStrings()+` WHERE r.name LIKE v.value ESCAPE '!')`)
-		args = append(args, string(list))
+		w, a, _ := s.visibleFilter(q.Visible)
+		where = append(where, w)
+		args = append(args, a...)
 	}
 	if len(where) == 0 {
 		return "1 = 1", nil
 	}
 	return strings.Join(where, " AND "), args
+}
+
+// maxPrefixScans bounds the range scans one view is turned into; a view
+// with more prefixes is matched name by name.
+const maxPrefixScans = 64
+
+// visibleFilter is the WHERE clause (over repositories r) keeping the names
+// a view's globs match. What policies are made of, exact names and
+// "prefix*" globs, become lookups and range scans of the name index, so a
+// caller who sees a few teams' repositories among many costs only those;
+// any other glob is matched against every name. Lists travel as one JSON
+// array parameter, however long: SQLite limits parameters, compound
+// SELECTs and expression depth.
+//
+// indexed reports whether the index alone serves the clause.
+func (s *SQL) visibleFilter(globs []string) (clause string, args []any, indexed bool) {
+	var exact, general []string
+	var scans []string
+	for _, g := range globs {
+		star := strings.IndexByte(g, '*')
+		switch {
+		case g == "*" || strings.Trim(g, "*") == "":
+			return "1 = 1", nil, false
+		case star < 0:
+			exact = append(exact, g)
+		case star == len(g)-1 && len(scans) < maxPrefixScans:
+			// Names are ASCII: every name starting with the prefix sorts
+			// below the prefix followed by DEL, bytewise (SQLite's BINARY,
+			// PostgreSQL's "C" collation).
+			scans = append(scans, `SELECT id FROM repositories WHERE name >= ? AND name < ?`)
+			args = append(args, g[:star], g[:star]+"\x7f")
+		default:
+			general = append(general, globLike(g))
+		}
+	}
+	if len(exact) > 0 {
+		list, _ := json.Marshal(exact)
+		scans = append(scans, `SELECT id FROM repositories WHERE name IN (SELECT value FROM `+s.jsonStrings()+`)`)
+		args = append(args, string(list))
+	}
+	if len(general) > 0 {
+		list, _ := json.Marshal(general)
+		scans = append(scans, `SELECT id FROM repositories WHERE EXISTS (SELECT 1 FROM `+s.jsonStrings()+` WHERE name LIKE v.value ESCAPE '!')`)
+		args = append(args, string(list))
+	}
+	if len(scans) == 0 {
+		return "1 = 0", nil, true
+	}
+	return `r.id IN (` + strings.Join(scans, " UNION ALL ") + `)`, args, len(general) == 0
+}
+
+// narrowView is how many repositories a view may hold for a search within
+// it to test them one by one rather than through the trigram indexes.
+const narrowView = 5000
+
+// isNarrow reports whether q's view is small enough, and served by the name
+// index, for its text to be matched row by row: a broad text (a word every
+// name has) within a team's few repositories then costs those few, not
+// every match in the registry. Only SQLite's FTS5 path needs the choice;
+// PostgreSQL's planner makes it itself.
+func (s *SQL) isNarrow(ctx context.Context, q SearchQuery) (bool, error) {
+	if !s.d.ftsSearch || q.Visible == nil || len(q.Text) < 3 {
+		return false, nil
+	}
+	w, args, indexed := s.visibleFilter(q.Visible)
+	if !indexed {
+		return false, nil
+	}
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM repositories r WHERE `+w+` LIMIT ?) x`,
+		append(args, narrowView+1)...).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("size of the view: %w", err)
+	}
+	return n <= narrowView, nil
 }
 
 // normalize lowers the text (see searchFilter) and bounds the page.
@@ -144,7 +226,11 @@ func (s *SQL) SearchRepositories(ctx context.Context, q SearchQuery) ([]RepoMatc
 	if q.Visible != nil && len(q.Visible) == 0 {
 		return []RepoMatch{}, nil
 	}
-	where, args := s.searchFilter(q)
+	narrow, err := s.isNarrow(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search repositories for %q: %w", q.Text, err)
+	}
+	where, args := s.searchFilter(q, narrow)
 	sel := `SELECT r.name, COALESCE(t.description, ''), COALESCE(t.stars, 0), t.repo IS NOT NULL
 		FROM repositories r LEFT JOIN repo_search t ON t.repo = r.name WHERE ` + where
 	if q.Text == "" {
@@ -193,7 +279,11 @@ func (s *SQL) CountRepositories(ctx context.Context, q SearchQuery) (int, error)
 	if q.Visible != nil && len(q.Visible) == 0 {
 		return 0, nil
 	}
-	where, args := s.searchFilter(q)
+	narrow, err := s.isNarrow(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("count repositories matching %q: %w", q.Text, err)
+	}
+	where, args := s.searchFilter(q, narrow)
 	var n int
 	if err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM repositories r WHERE `+where), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count repositories matching %q: %w", q.Text, err)

@@ -1,6 +1,10 @@
 package registry
 
-import "context"
+import (
+	"context"
+
+	"github.com/wharf-registry/wharf/internal/meta"
+)
 
 // Viewer is what a caller may see of the registry's repositories in
 // listings: the catalog today, search and the web UI next. The auth
@@ -17,39 +21,27 @@ type Viewer interface {
 	VisiblePatterns() []string
 }
 
-// catalogScanPage is how many names a filtered listing reads at a time
-// while it looks for visible ones.
-const catalogScanPage = 1000
-
 // VisibleCatalog lists up to n repositories after last that v may see (n < 0:
-// all of them), and whether more follow. A filtered view reads pages of the
-// full list and drops hidden names until n visible ones are found, so a
-// caller who sees few repositories still gets full pages.
+// all of them), and whether more follow. v's view is part of the database
+// query (see meta.SearchQuery.Visible), so a caller who sees few
+// repositories among many gets full pages at the cost of those few.
 func (r *Registry) VisibleCatalog(ctx context.Context, v Viewer, last string, n int) ([]string, bool, error) {
 	if v == nil || v.SeesAll() {
 		return r.Catalog(ctx, last, n)
 	}
-	out := []string{}
-	if n == 0 {
-		return out, false, nil
+	visible := v.VisiblePatterns()
+	if visible == nil {
+		visible = []string{}
 	}
-	for {
-		page, more, err := r.Catalog(ctx, last, catalogScanPage)
+	return page(n, func(limit int) ([]string, error) {
+		ms, err := r.meta.SearchRepositories(ctx, meta.SearchQuery{Visible: visible, After: last, Limit: limit})
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		for i, repo := range page {
-			if !v.CanSee(repo) {
-				continue
-			}
-			out = append(out, repo)
-			if n > 0 && len(out) == n {
-				return out, more || i < len(page)-1, nil
-			}
+		names := make([]string, len(ms))
+		for i, m := range ms {
+			names[i] = m.Name
 		}
-		if !more {
-			return out, false, nil
-		}
-		last = page[len(page)-1]
-	}
+		return names, nil
+	})
 }

@@ -38,12 +38,13 @@ func (seesAll) SeesAll() bool             { return true }
 func (seesAll) CanSee(string) bool        { return true }
 func (seesAll) VisiblePatterns() []string { return []string{"*"} }
 
-// TestVisibleCatalog pages a filtered catalog across more than one scan
-// page of the full list and checks every page is full, in order, and that
-// the pages together are exactly the visible repositories.
+// TestVisibleCatalog pages a filtered catalog of more than a thousand
+// repositories (a view of a thousand exact names) and checks every page is
+// full, in order, and that the pages together are exactly the visible
+// repositories.
 func TestVisibleCatalog(t *testing.T) {
 	reg, _ := newTestRegistry(t, 1024)
-	const repos = catalogScanPage + 200
+	const repos = 1200
 	data := []byte("layer")
 	d := digest.FromBytes(data)
 	var wg sync.WaitGroup

@@ -375,6 +375,9 @@ func TestV1SearchDescriptionsAndStars(t *testing.T) {
 	}{
 		{"pub", "library/pub", "Public base image", 2},
 		{"described", "team/described", "Annotated httpd", 0},
+		// Found by what the descriptions say, not by name.
+		{"base image", "library/pub", "Public base image", 2},
+		{"annotated", "team/described", "Annotated httpd", 0},
 	}
 	for _, tt := range tests {
 		a := v1Search(t, s, url.Values{"q": {tt.query}}, v1Credentials(t, s, "basic", "alice"))
@@ -391,5 +394,10 @@ func TestV1SearchDescriptionsAndStars(t *testing.T) {
 		if !found {
 			t.Errorf("search %q: %v lacks %s", tt.query, a.names(), tt.repo)
 		}
+	}
+	// A description match of a repository the caller may not pull stays
+	// hidden, in results and in the count.
+	if a := v1Search(t, s, url.Values{"q": {"annotated"}}, ""); a.NumResults != 0 || len(a.Results) != 0 {
+		t.Errorf("anonymous search by a private repository's description: %d results %v", a.NumResults, a.names())
 	}
 }

@@ -59,6 +59,8 @@ func testSearchRepositories(t *testing.T, s meta.Store) {
 		{"", nil, []string{"a%b", "a/b_c", "a/bxc", "alpine", "httpd", "httpd-tools", "library/httpd", "nginx", "team/secret", "tools/cache", "tools/proxy", "web/httpd-alpine", "zz/myhttpd"}},
 		{"", []string{"a/*", "nginx"}, []string{"a/b_c", "a/bxc", "nginx"}},
 		{"", []string{"a_*"}, []string{}}, // '_' is literal in a glob
+		{"", []string{"*/b_c", "*x*"}, []string{"a/b_c", "a/bxc", "nginx", "tools/proxy"}},
+		{"proxy", []string{"nginx", "tools/*", "*cache"}, []string{"tools/proxy", "tools/cache"}},
 	}
 	for _, tt := range tests {
 		q := meta.SearchQuery{Text: tt.query, Visible: tt.visible, Limit: -1}
