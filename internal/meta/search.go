@@ -88,9 +88,9 @@ func (s *SQL) ilike() string {
 
 // searchFilter is the WHERE clause (over repositories r) and its arguments
 // selecting q's matches. On SQLite, queries of three or more characters go
-// through the FTS5 trigram indexes; shorter ones, and every query on
-// PostgreSQL (whose pg_trgm indexes serve LIKE and ILIKE directly), use
-// LIKE. Repository names are lower case by the distribution spec, so
+// through the FTS5 trigram indexes unless the view is narrow (isNarrow);
+// shorter ones, and every query on PostgreSQL (whose pg_trgm indexes serve
+// LIKE and ILIKE directly), use LIKE. Repository names are lower case by the distribution spec, so
 // lowering the text keeps the name index usable; descriptions and tags
 // match case-insensitively. A tag found through its index is checked
 // again, see sqliteSearchTextIndex.
