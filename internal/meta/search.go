@@ -106,17 +106,18 @@ func (s *SQL) searchFilter(q SearchQuery, narrow bool) (string, []any) {
 				OR r.name IN (SELECT repo FROM repo_search WHERE id IN (SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?))
 				OR r.id IN (SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'))`)
 			args = append(args, phrase, phrase, phrase, contains)
-		case s.d.ftsSearch:
-			// Row by row, through the primary keys: SQLite would otherwise
-			// read every description and tag to build the subqueries.
+		case narrow:
+			// Row by row, through the primary keys: the subqueries below
+			// would read every description and tag of the registry.
 			where = append(where, `(r.name LIKE ? ESCAPE '!'
 				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo = r.name AND t2.description LIKE ? ESCAPE '!')
 				OR EXISTS (SELECT 1 FROM tags t3 WHERE t3.repo_id = r.id AND t3.name LIKE ? ESCAPE '!'))`)
 			args = append(args, contains, contains, contains)
 		default:
+			like := s.ilike()
 			where = append(where, `(r.name LIKE ? ESCAPE '!'
-				OR r.name IN (SELECT repo FROM repo_search WHERE description ILIKE ? ESCAPE '!')
-				OR r.id IN (SELECT repo_id FROM tags WHERE name ILIKE ? ESCAPE '!'))`)
+				OR r.name IN (SELECT repo FROM repo_search WHERE description `+like+` ? ESCAPE '!')
+				OR r.id IN (SELECT repo_id FROM tags WHERE name `+like+` ? ESCAPE '!'))`)
 			args = append(args, contains, contains, contains)
 		}
 	}
@@ -190,11 +191,11 @@ const narrowView = 5000
 
 // isNarrow reports whether q's view is small enough, and served by the name
 // index, for its text to be matched row by row: a broad text (a word every
-// name has) within a team's few repositories then costs those few, not
-// every match in the registry. Only SQLite's FTS5 path needs the choice;
-// PostgreSQL's planner makes it itself.
+// name has, a query too short for the trigram index) within a team's few
+// repositories then costs those few, not every match in the registry.
+// Only SQLite needs the choice made for it; PostgreSQL's planner makes it.
 func (s *SQL) isNarrow(ctx context.Context, q SearchQuery) (bool, error) {
-	if !s.d.ftsSearch || q.Visible == nil || len(q.Text) < 3 {
+	if !s.d.ftsSearch || q.Visible == nil || q.Text == "" {
 		return false, nil
 	}
 	w, args, indexed := s.visibleFilter(q.Visible)
