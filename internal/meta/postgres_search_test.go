@@ -26,7 +26,7 @@ func TestPostgresSearchIndex(t *testing.T) {
 	}
 	tests := []struct{ table, index, query string }{
 		{"repositories", "repositories_name_trgm", `SELECT name FROM repositories WHERE name LIKE '%httpd%'`},
-		{"repo_search", "repo_search_description_trgm", `SELECT repo FROM repo_search WHERE description ILIKE '%web server%'`},
+		{"repo_search", "repo_search_description_trgm", `SELECT repo_id FROM repo_search WHERE description ILIKE '%web server%'`},
 		{"tags", "tags_name_trgm", `SELECT repo_id FROM tags WHERE name ILIKE '%alpine%'`},
 	}
 	for _, tt := range tests {

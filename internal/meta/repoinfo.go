@@ -140,7 +140,8 @@ func (s *SQL) Star(ctx context.Context, repo, user string, on bool) error {
 			return fmt.Errorf("star %s for %s: %w", repo, user, err)
 		}
 		// Search ranks by the count: keep it in step, in this transaction.
-		if _, err := s.exec(ctx, tx, `UPDATE repo_search SET stars = (SELECT COUNT(*) FROM repo_stars WHERE repo = ?) WHERE repo = ?`, repo, repo); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE repo_search SET stars = (SELECT COUNT(*) FROM repo_stars WHERE repo = ?)
+			WHERE repo_id = (SELECT id FROM repositories WHERE name = ?)`, repo, repo); err != nil {
 			return fmt.Errorf("star %s for %s: count: %w", repo, user, err)
 		}
 		return nil

@@ -34,14 +34,14 @@ type dialect struct {
 
 var (
 	sqliteDialect = dialect{name: "sqlite", blobType: "BLOB", serialPK: "INTEGER PRIMARY KEY", textType: "TEXT",
-		searchIndex: sqliteSearchIndex, ftsSearch: true, searchText: searchTextTable + sqliteSearchTextIndex}
+		searchIndex: sqliteSearchIndex, ftsSearch: true, searchText: searchTextTable("INTEGER") + sqliteSearchTextIndex}
 	// Text columns use the "C" collation so that names compare and sort
 	// bytewise whatever the database's default collation is, as SQLite's
 	// BINARY collation does (tag and repository listings are in byte order,
 	// and paging compares with >).
 	postgresDialect = dialect{name: "postgres", blobType: "BYTEA", serialPK: "BIGSERIAL PRIMARY KEY",
 		textType: `TEXT COLLATE "C"`, dollarArgs: true, rowLocks: true, advisory: true,
-		searchIndex: postgresSearchIndex, searchText: searchTextTable + postgresSearchTextIndex}
+		searchIndex: postgresSearchIndex, searchText: searchTextTable("BIGINT") + postgresSearchTextIndex}
 )
 
 // forUpdate is the suffix of a SELECT that locks the rows it returns
@@ -236,33 +236,36 @@ var migrations = []string{
 	`{{search_text}}`,
 }
 
-// searchTextTable holds, per repository name, the one-line description
-// search shows and matches and the star count it ranks by. It is derived
-// (from repo_info, repo_stars and content) and rebuilt by the registry
-// for repositories that lack a row, so a migration leaves it behind.
-const searchTextTable = `CREATE TABLE repo_search (
-		id {{serial}},
-		repo {{text}} NOT NULL UNIQUE,
+// searchTextTable holds, per repository, the one-line description search
+// shows and matches and the star count it ranks by. It is derived (from
+// repo_info, repo_stars and content), rebuilt by the registry for
+// repositories that lack a row, and so left behind by a migration. Keyed
+// by repositories.id (SQLite's rowid), so that ranking every match of a
+// broad query joins it cheaply; its rows go with their repository.
+func searchTextTable(idType string) string {
+	return `CREATE TABLE repo_search (
+		repo_id ` + idType + ` PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
 		description {{text}} NOT NULL,
 		stars BIGINT NOT NULL
 	);
 	`
+}
 
 // sqliteSearchTextIndex is FTS5 trigram indexes of descriptions and of tag
 // names, kept in step by triggers. The tag index maps tags' rowids, which
 // only a VACUUM (never run by wharf) renumbers; a search re-checks each
 // tag it finds, so a renumbered index could miss tags but never invent one.
 const sqliteSearchTextIndex = `CREATE VIRTUAL TABLE repo_search_fts USING fts5(
-		description, content='repo_search', content_rowid='id', tokenize='trigram');
+		description, content='repo_search', content_rowid='repo_id', tokenize='trigram');
 	CREATE TRIGGER repo_search_fts_insert AFTER INSERT ON repo_search BEGIN
-		INSERT INTO repo_search_fts(rowid, description) VALUES (new.id, new.description);
+		INSERT INTO repo_search_fts(rowid, description) VALUES (new.repo_id, new.description);
 	END;
 	CREATE TRIGGER repo_search_fts_delete AFTER DELETE ON repo_search BEGIN
-		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.id, old.description);
+		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.repo_id, old.description);
 	END;
 	CREATE TRIGGER repo_search_fts_update AFTER UPDATE OF description ON repo_search BEGIN
-		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.id, old.description);
-		INSERT INTO repo_search_fts(rowid, description) VALUES (new.id, new.description);
+		INSERT INTO repo_search_fts(repo_search_fts, rowid, description) VALUES ('delete', old.repo_id, old.description);
+		INSERT INTO repo_search_fts(rowid, description) VALUES (new.repo_id, new.description);
 	END;
 	CREATE VIRTUAL TABLE tags_search USING fts5(
 		name, content='tags', content_rowid='rowid', tokenize='trigram');

@@ -51,7 +51,8 @@ type SearchTextStore interface {
 	// CountRepositories counts every match of q, ignoring its page.
 	CountRepositories(ctx context.Context, q SearchQuery) (int, error)
 	// SetSearchDescription records the one-line description search shows
-	// and matches for repo, and its current star count.
+	// and matches for repo, and its current star count; nothing when repo
+	// does not exist.
 	SetSearchDescription(ctx context.Context, repo, description string) error
 	// UnindexedRepositories lists, after after in byte order, at most n
 	// repositories with no search record.
@@ -94,46 +95,52 @@ func (s *SQL) ilike() string {
 // lowering the text keeps the name index usable; descriptions and tags
 // match case-insensitively. A tag found through its index is checked
 // again, see sqliteSearchTextIndex.
-func (s *SQL) searchFilter(q SearchQuery, narrow bool) (string, []any) {
-	var where []string
-	var args []any
+//
+// from is the FROM clause that defines r: the repositories table, or on
+// the FTS5 path the union of the three indexes' matches joined to it, so
+// that neither counting nor ranking scans the table for members of the
+// union. Its arguments come first in args.
+func (s *SQL) searchFilter(q SearchQuery, narrow bool) (from, where string, args []any) {
+	from = "repositories r"
+	var conds []string
 	if q.Text != "" {
 		contains := "%" + likeEscape(q.Text) + "%"
 		switch {
 		case s.d.ftsSearch && len(q.Text) >= 3 && !narrow:
 			phrase := `"` + strings.ReplaceAll(q.Text, `"`, `""`) + `"`
-			where = append(where, `(r.id IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ?)
-				OR r.name IN (SELECT repo FROM repo_search WHERE id IN (SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?))
-				OR r.id IN (SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'))`)
+			from = `(SELECT rowid AS id FROM repositories_search WHERE repositories_search MATCH ?
+				UNION SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?
+				UNION SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'
+				) c JOIN repositories r ON r.id = c.id`
 			args = append(args, phrase, phrase, phrase, contains)
 		case narrow:
 			// Row by row, through the primary keys: the subqueries below
 			// would read every description and tag of the registry.
-			where = append(where, `(r.name LIKE ? ESCAPE '!'
-				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo = r.name AND t2.description LIKE ? ESCAPE '!')
+			conds = append(conds, `(r.name LIKE ? ESCAPE '!'
+				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo_id = r.id AND t2.description LIKE ? ESCAPE '!')
 				OR EXISTS (SELECT 1 FROM tags t3 WHERE t3.repo_id = r.id AND t3.name LIKE ? ESCAPE '!'))`)
 			args = append(args, contains, contains, contains)
 		default:
 			like := s.ilike()
-			where = append(where, `(r.name LIKE ? ESCAPE '!'
-				OR r.name IN (SELECT repo FROM repo_search WHERE description `+like+` ? ESCAPE '!')
+			conds = append(conds, `(r.name LIKE ? ESCAPE '!'
+				OR r.id IN (SELECT repo_id FROM repo_search WHERE description `+like+` ? ESCAPE '!')
 				OR r.id IN (SELECT repo_id FROM tags WHERE name `+like+` ? ESCAPE '!'))`)
 			args = append(args, contains, contains, contains)
 		}
 	}
 	if q.Text == "" && q.After != "" {
-		where = append(where, `r.name > ?`)
+		conds = append(conds, `r.name > ?`)
 		args = append(args, q.After)
 	}
 	if q.Visible != nil {
 		w, a, _ := s.visibleFilter(q.Visible)
-		where = append(where, w)
+		conds = append(conds, w)
 		args = append(args, a...)
 	}
-	if len(where) == 0 {
-		return "1 = 1", nil
+	if len(conds) == 0 {
+		return from, "1 = 1", args
 	}
-	return strings.Join(where, " AND "), args
+	return from, strings.Join(conds, " AND "), args
 }
 
 // maxPrefixScans bounds the range scans one view is turned into; a view
@@ -231,9 +238,9 @@ func (s *SQL) SearchRepositories(ctx context.Context, q SearchQuery) ([]RepoMatc
 	if err != nil {
 		return nil, fmt.Errorf("search repositories for %q: %w", q.Text, err)
 	}
-	where, args := s.searchFilter(q, narrow)
-	sel := `SELECT r.name, COALESCE(t.description, ''), COALESCE(t.stars, 0), t.repo IS NOT NULL
-		FROM repositories r LEFT JOIN repo_search t ON t.repo = r.name WHERE ` + where
+	from, where, args := s.searchFilter(q, narrow)
+	sel := `SELECT r.name, COALESCE(t.description, ''), COALESCE(t.stars, 0), t.repo_id IS NOT NULL
+		FROM ` + from + ` LEFT JOIN repo_search t ON t.repo_id = r.id WHERE ` + where
 	if q.Text == "" {
 		// Every name ranks alike: byte order, which the name index serves
 		// without sorting the table.
@@ -284,9 +291,9 @@ func (s *SQL) CountRepositories(ctx context.Context, q SearchQuery) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("count repositories matching %q: %w", q.Text, err)
 	}
-	where, args := s.searchFilter(q, narrow)
+	from, where, args := s.searchFilter(q, narrow)
 	var n int
-	if err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM repositories r WHERE `+where), args...).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM `+from+` WHERE `+where), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count repositories matching %q: %w", q.Text, err)
 	}
 	return n, nil
@@ -295,9 +302,9 @@ func (s *SQL) CountRepositories(ctx context.Context, q SearchQuery) (int, error)
 // SetSearchDescription implements SearchTextStore.
 func (s *SQL) SetSearchDescription(ctx context.Context, repo, description string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO repo_search (repo, description, stars)
-			VALUES (?, ?, (SELECT COUNT(*) FROM repo_stars WHERE repo = ?))
-			ON CONFLICT (repo) DO UPDATE SET description = excluded.description, stars = excluded.stars`, repo, description, repo)
+		_, err := s.exec(ctx, tx, `INSERT INTO repo_search (repo_id, description, stars)
+			SELECT id, ?, (SELECT COUNT(*) FROM repo_stars WHERE repo = ?) FROM repositories WHERE name = ?
+			ON CONFLICT (repo_id) DO UPDATE SET description = excluded.description, stars = excluded.stars`, description, repo, repo)
 		if err != nil {
 			return fmt.Errorf("record search description of %s: %w", repo, err)
 		}
@@ -308,7 +315,7 @@ func (s *SQL) SetSearchDescription(ctx context.Context, repo, description string
 // UnindexedRepositories implements SearchTextStore.
 func (s *SQL) UnindexedRepositories(ctx context.Context, after string, n int) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT r.name FROM repositories r
-		WHERE r.name > ? AND NOT EXISTS (SELECT 1 FROM repo_search t WHERE t.repo = r.name)
+		WHERE r.name > ? AND NOT EXISTS (SELECT 1 FROM repo_search t WHERE t.repo_id = r.id)
 		ORDER BY r.name LIMIT ?`), after, n)
 	if err != nil {
 		return nil, fmt.Errorf("list repositories without search record: %w", err)

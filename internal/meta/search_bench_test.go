@@ -119,8 +119,8 @@ func benchFillRepositories(ctx context.Context, s *SQL, from, to int) error {
 			name := fmt.Sprintf("team%03d/app%06d", i%500, i)
 			d := fmt.Sprintf("sha256:%064x", i)
 			rows["repositories (id, name, created_at)"] = append(rows["repositories (id, name, created_at)"], []any{int64(i + 1), name, int64(i)})
-			rows["repo_search (repo, description, stars)"] = append(rows["repo_search (repo, description, stars)"],
-				[]any{name, fmt.Sprintf("%s number %d of team %03d", words[i%len(words)], i, i%500), int64(i % 7)})
+			rows["repo_search (repo_id, description, stars)"] = append(rows["repo_search (repo_id, description, stars)"],
+				[]any{int64(i + 1), fmt.Sprintf("%s number %d of team %03d", words[i%len(words)], i, i%500), benchStars(i)})
 			rows["manifests (repo_id, digest, media_type, artifact_type, payload, created_at)"] = append(
 				rows["manifests (repo_id, digest, media_type, artifact_type, payload, created_at)"],
 				[]any{int64(i + 1), d, "application/vnd.oci.image.manifest.v1+json", "", []byte("{}"), int64(i)})
@@ -128,7 +128,7 @@ func benchFillRepositories(ctx context.Context, s *SQL, from, to int) error {
 				[]any{int64(i + 1), fmt.Sprintf("v%d.%d", i%10, i%1000), d, int64(i)})
 		}
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			for _, table := range []string{"repositories (id, name, created_at)", "repo_search (repo, description, stars)",
+			for _, table := range []string{"repositories (id, name, created_at)", "repo_search (repo_id, description, stars)",
 				"manifests (repo_id, digest, media_type, artifact_type, payload, created_at)", "tags (repo_id, name, manifest_digest, updated_at)"} {
 				if err := benchInsert(ctx, s, tx, table, rows[table]); err != nil {
 					return err
@@ -141,6 +141,14 @@ func benchFillRepositories(ctx context.Context, s *SQL, from, to int) error {
 		}
 	}
 	return nil
+}
+
+// benchStars is repository i's star count: one in a hundred has some.
+func benchStars(i int) int64 {
+	if i%100 != 0 {
+		return 0
+	}
+	return int64(i/100%20 + 1)
 }
 
 // benchInsert inserts rows into table ("name (columns)") in one statement.
