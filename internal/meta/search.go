@@ -88,43 +88,45 @@ func (s *SQL) ilike() string {
 }
 
 // searchFilter is the WHERE clause (over repositories r) and its arguments
-// selecting q's matches. On SQLite, queries of three or more characters go
-// through the FTS5 trigram indexes unless the view is narrow (isNarrow);
-// shorter ones, and every query on PostgreSQL (whose pg_trgm indexes serve
-// LIKE and ILIKE directly), use LIKE. Repository names are lower case by the distribution spec, so
-// lowering the text keeps the name index usable; descriptions and tags
+// selecting q's matches. A narrow view (isNarrow) is tested row by row.
+// Otherwise, on SQLite, queries of three or more characters go through the
+// FTS5 trigram indexes; shorter ones, and every query on PostgreSQL (whose
+// pg_trgm indexes serve LIKE and ILIKE directly), use LIKE. Repository
+// names are lower case by the distribution spec, so lowering the text
+// keeps the name index usable; descriptions and tags
 // match case-insensitively. A tag found through its index is checked
 // again, see sqliteSearchTextIndex.
 //
-// from is the FROM clause that defines r: the repositories table, or on
-// the FTS5 path the union of the three indexes' matches joined to it, so
-// that neither counting nor ranking scans the table for members of the
-// union. Its arguments come first in args.
+// from is the FROM clause that defines r: the repositories table, or the
+// union of the ids the three indexes match joined to it, so that each
+// index serves its part and neither counting nor ranking scans the table
+// for members of the union. Its arguments come first in args.
 func (s *SQL) searchFilter(q SearchQuery, narrow bool) (from, where string, args []any) {
 	from = "repositories r"
 	var conds []string
 	if q.Text != "" {
 		contains := "%" + likeEscape(q.Text) + "%"
+		like := s.ilike()
 		switch {
-		case s.d.ftsSearch && len(q.Text) >= 3 && !narrow:
+		case narrow:
+			// Row by row, through the primary keys: the few repositories
+			// of the view, not every match in the registry.
+			conds = append(conds, `(r.name LIKE ? ESCAPE '!'
+				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo_id = r.id AND t2.description `+like+` ? ESCAPE '!')
+				OR EXISTS (SELECT 1 FROM tags t3 WHERE t3.repo_id = r.id AND t3.name `+like+` ? ESCAPE '!'))`)
+			args = append(args, contains, contains, contains)
+		case s.d.ftsSearch && len(q.Text) >= 3:
 			phrase := `"` + strings.ReplaceAll(q.Text, `"`, `""`) + `"`
 			from = `(SELECT rowid AS id FROM repositories_search WHERE repositories_search MATCH ?
 				UNION SELECT rowid FROM repo_search_fts WHERE repo_search_fts MATCH ?
 				UNION SELECT repo_id FROM tags WHERE rowid IN (SELECT rowid FROM tags_search WHERE tags_search MATCH ?) AND name LIKE ? ESCAPE '!'
 				) c JOIN repositories r ON r.id = c.id`
 			args = append(args, phrase, phrase, phrase, contains)
-		case narrow:
-			// Row by row, through the primary keys: the subqueries below
-			// would read every description and tag of the registry.
-			conds = append(conds, `(r.name LIKE ? ESCAPE '!'
-				OR EXISTS (SELECT 1 FROM repo_search t2 WHERE t2.repo_id = r.id AND t2.description LIKE ? ESCAPE '!')
-				OR EXISTS (SELECT 1 FROM tags t3 WHERE t3.repo_id = r.id AND t3.name LIKE ? ESCAPE '!'))`)
-			args = append(args, contains, contains, contains)
 		default:
-			like := s.ilike()
-			conds = append(conds, `(r.name LIKE ? ESCAPE '!'
-				OR r.id IN (SELECT repo_id FROM repo_search WHERE description `+like+` ? ESCAPE '!')
-				OR r.id IN (SELECT repo_id FROM tags WHERE name `+like+` ? ESCAPE '!'))`)
+			from = `(SELECT id FROM repositories WHERE name LIKE ? ESCAPE '!'
+				UNION SELECT repo_id FROM repo_search WHERE description ` + like + ` ? ESCAPE '!'
+				UNION SELECT repo_id FROM tags WHERE name ` + like + ` ? ESCAPE '!'
+				) c JOIN repositories r ON r.id = c.id`
 			args = append(args, contains, contains, contains)
 		}
 	}
@@ -200,9 +202,8 @@ const narrowView = 5000
 // index, for its text to be matched row by row: a broad text (a word every
 // name has, a query too short for the trigram index) within a team's few
 // repositories then costs those few, not every match in the registry.
-// Only SQLite needs the choice made for it; PostgreSQL's planner makes it.
 func (s *SQL) isNarrow(ctx context.Context, q SearchQuery) (bool, error) {
-	if !s.d.ftsSearch || q.Visible == nil || q.Text == "" {
+	if q.Visible == nil || q.Text == "" {
 		return false, nil
 	}
 	w, args, indexed := s.visibleFilter(q.Visible)
@@ -210,7 +211,7 @@ func (s *SQL) isNarrow(ctx context.Context, q SearchQuery) (bool, error) {
 		return false, nil
 	}
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM repositories r WHERE `+w+` LIMIT ?) x`,
+	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM repositories r WHERE `+w+` LIMIT ?) x`),
 		append(args, narrowView+1)...).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("size of the view: %w", err)
