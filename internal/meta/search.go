@@ -52,7 +52,8 @@ type SearchTextStore interface {
 	CountRepositories(ctx context.Context, q SearchQuery) (int, error)
 	// SetSearchDescription records the one-line description search shows
 	// and matches for repo, and its current star count; nothing when repo
-	// does not exist.
+	// does not exist. A record that is already so is not written again, so
+	// the common push (a new tag, the same description) costs a read.
 	SetSearchDescription(ctx context.Context, repo, description string) error
 	// UnindexedRepositories lists, after after in byte order, at most n
 	// repositories with no search record.
@@ -305,7 +306,8 @@ func (s *SQL) SetSearchDescription(ctx context.Context, repo, description string
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO repo_search (repo_id, description, stars)
 			SELECT id, ?, (SELECT COUNT(*) FROM repo_stars WHERE repo = ?) FROM repositories WHERE name = ?
-			ON CONFLICT (repo_id) DO UPDATE SET description = excluded.description, stars = excluded.stars`, description, repo, repo)
+			ON CONFLICT (repo_id) DO UPDATE SET description = excluded.description, stars = excluded.stars
+			WHERE repo_search.description <> excluded.description OR repo_search.stars <> excluded.stars`, description, repo, repo)
 		if err != nil {
 			return fmt.Errorf("record search description of %s: %w", repo, err)
 		}
