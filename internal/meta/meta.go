@@ -183,6 +183,7 @@ type Store interface {
 
 	Inspector
 	RepoInfoStore
+	Browser
 
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.
