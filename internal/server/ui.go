@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/config"
@@ -40,7 +41,7 @@ func newUI(ctx context.Context, cfg *config.Config, reg *registry.Registry, guar
 
 // mountUI gives the UI its own paths only: the API's paths, the token
 // endpoint and unknown paths keep their owners' answers.
-func mountUI(mx *mux, web *ui.Handler) {
+func mountUI(mx *mux, web http.Handler) {
 	for _, p := range ui.ExactPaths {
 		mx.handle(p, "ui", web)
 	}
