@@ -84,7 +84,7 @@ func newUIEnv(t testing.TB, o uiOptions) *uiEnv {
 func testGuard(t testing.TB, dir string) *auth.Guard {
 	t.Helper()
 	var lines []string
-	for _, u := range []string{"alice", "bob", "carol"} {
+	for _, u := range []string{"alice", "bob", "carol", "dev"} {
 		hash, err := bcrypt.GenerateFromPassword([]byte("pw-"+u), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
