@@ -167,10 +167,11 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
-// when formats a time in UTC; "never" for the zero time.
+// when formats a time in UTC; a dash for the zero time (no push yet, an
+// image built without dates).
 func when(t time.Time) string {
-	if t.IsZero() {
-		return "never"
+	if t.IsZero() || t.Year() <= 1 {
+		return "—"
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
