@@ -38,6 +38,7 @@ type uiEnv struct {
 	reg    *registry.Registry
 	md     *meta.SQL
 	srv    *httptest.Server
+	base   string // the proxy's prefix
 	guard  *auth.Guard
 	digest map[string]digest.Digest // "repo:tag" → digest
 }
@@ -46,6 +47,8 @@ type uiEnv struct {
 type uiOptions struct {
 	deleteDisabled bool
 	noAuth         bool
+	basePath       string
+	mode           auth.Mode // ModeBasic when zero
 }
 
 // newUIEnv builds the fixture: users alice (admin), bob (team/* with all
@@ -70,12 +73,17 @@ func newUIEnv(t testing.TB, o uiOptions) *uiEnv {
 	e := &uiEnv{reg: reg, md: md, digest: map[string]digest.Digest{}}
 	if !o.noAuth {
 		e.guard = testGuard(t, dir)
+		if o.mode != auth.ModeNone {
+			e.guard.Mode = o.mode
+		}
 	}
-	h, err := ui.New(reg, ui.Options{Guard: e.guard, SessionKey: bytes.Repeat([]byte("k"), 32), Log: log})
+	h, err := ui.New(reg, ui.Options{Guard: e.guard, SessionKey: bytes.Repeat([]byte("k"), 32), Log: log, BasePath: o.basePath})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(h)
+	// A base path stands for a proxy that strips it before passing on.
+	e.srv = httptest.NewServer(http.StripPrefix(o.basePath, h))
+	e.base = o.basePath
 	t.Cleanup(e.srv.Close)
 	e.seed(t)
 	return e
@@ -223,7 +231,7 @@ func (e *uiEnv) browser(t testing.TB) *browser {
 		t.Fatal(err)
 	}
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &browser{t: t, base: e.srv.URL, client: c}
+	return &browser{t: t, base: e.srv.URL + e.base, client: c}
 }
 
 // get fetches path and returns status and body.

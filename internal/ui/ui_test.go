@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wharf-registry/wharf/internal/auth"
 )
 
 // TestPagesByVisitor: every page, for each kind of visitor, shows what the
@@ -390,6 +393,76 @@ func TestMethods(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s %s: %d", tt.method, tt.path, resp.StatusCode)
+		}
+	}
+}
+
+// TestAuthModes: logins work in both password modes and are off with an
+// external token server, where visitors see the public repositories.
+func TestAuthModes(t *testing.T) {
+	tests := []struct {
+		name   string
+		mode   auth.Mode
+		logins bool
+	}{
+		{"basic", auth.ModeBasic, true},
+		{"token server", auth.ModeTokenServer, true},
+		{"external tokens", auth.ModeExternalToken, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newUIEnv(t, uiOptions{mode: tt.mode})
+			b := e.browser(t)
+			_, home := b.get("/")
+			if strings.Contains(home, "team/secret") || !strings.Contains(home, "library/alpine") {
+				t.Fatalf("anonymous home shows the wrong repositories")
+			}
+			if strings.Contains(home, ">Log in<") != tt.logins {
+				t.Errorf("login link shown: %v, want %v", !tt.logins, tt.logins)
+			}
+			token := ""
+			if tt.logins {
+				token = b.csrf("/login")
+			}
+			status, _, _ := b.post("/login", url.Values{"csrf": {token}, "username": {"bob"}, "password": {"pw-bob"}})
+			if tt.logins != (status == http.StatusSeeOther) {
+				t.Fatalf("login: %d", status)
+			}
+			if status, _ := b.get("/r/team/secret"); (status == 200) != tt.logins {
+				t.Errorf("private repository after login: %d", status)
+			}
+		})
+	}
+}
+
+// TestBasePath: behind a proxy serving the UI under a prefix (and
+// stripping it), every link, form and cookie carries the prefix.
+func TestBasePath(t *testing.T) {
+	e := newUIEnv(t, uiOptions{basePath: "/registry"})
+	b := e.browser(t)
+	_, body := b.get("/r/library/alpine")
+	for _, w := range []string{`href="/registry/static/style.css"`, `src="/registry/static/app.js"`, `action="/registry/search"`,
+		`href="/registry/r/library/alpine/-/manifest/latest"`, `href="/registry/"`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("no %s", w)
+		}
+	}
+	if m := regexp.MustCompile(`(href|action|src)="/(r|static|search|login)[/"?]`).FindString(body); m != "" {
+		t.Errorf("a link without the prefix: %s", m)
+	}
+	status, loc, _ := b.post("/login", url.Values{"csrf": {b.csrf("/login")}, "username": {"bob"}, "password": {"pw-bob"}, "next": {"/registry/r/team/secret"}})
+	if status != http.StatusSeeOther || loc != "/registry/r/team/secret" {
+		t.Errorf("login under the prefix: %d %q", status, loc)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/registry/login", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Path != "/registry/" {
+			t.Errorf("cookie %s for path %q", c.Name, c.Path)
 		}
 	}
 }
