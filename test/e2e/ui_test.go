@@ -449,3 +449,39 @@ func uiAxe(t *testing.T, bin testenv.Browser, site uiSite) {
 		}
 	}
 }
+
+// TestUIMount: a real server serves the UI at / and leaves the API's
+// paths alone; ui.disabled turns it off.
+func TestUIMount(t *testing.T) {
+	tests := []struct {
+		name     string
+		extra    string
+		wantHome int
+	}{
+		{"enabled", "", http.StatusOK},
+		{"disabled", "ui:\n  disabled: true\n", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := StartServer(t, ServerOptions{ExtraConfig: tt.extra})
+			home := whDo(t, http.MethodGet, s.URL+"/", nil, nil)
+			if home.Status != tt.wantHome {
+				t.Fatalf("GET /: %s", home)
+			}
+			if tt.wantHome == http.StatusOK {
+				if ct := home.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") ||
+					!strings.Contains(home.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+					t.Errorf("GET /: %s, CSP %q", ct, home.Header.Get("Content-Security-Policy"))
+				}
+			} else if ct := home.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("GET / with the UI off: %s, want the API's JSON 404", ct)
+			}
+			for path, want := range map[string]int{"/v2/": 200, "/v2/_catalog": 200, "/_ping": 200, "/auth/token": 404, "/nope": 404} {
+				r := whDo(t, http.MethodGet, s.URL+path, nil, nil)
+				if r.Status != want || strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+					t.Errorf("GET %s: %d %s, want %d from the API", path, r.Status, r.Header.Get("Content-Type"), want)
+				}
+			}
+		})
+	}
+}
