@@ -46,6 +46,9 @@ type Browser interface {
 	// manifest of the tag set last (NewestTag's), whose content describes
 	// the repository.
 	NewestManifests(ctx context.Context, names []string) (map[string]*Manifest, error)
+	// ManifestRepos lists the repositories holding manifest d, in byte
+	// order.
+	ManifestRepos(ctx context.Context, d digest.Digest) ([]string, error)
 }
 
 // RepoSummaries implements Browser.
@@ -218,4 +221,17 @@ func (s *SQL) NewestManifests(ctx context.Context, names []string) (map[string]*
 		out[name] = m
 	}
 	return out, rows.Err()
+}
+
+// ManifestRepos implements Browser.
+func (s *SQL) ManifestRepos(ctx context.Context, d digest.Digest) ([]string, error) {
+	if !s.storable(d.String()) {
+		return []string{}, nil
+	}
+	names, err := s.names(ctx, `SELECT r.name FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE m.digest = ? ORDER BY r.name LIMIT ?`, -1, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("repositories of %s: %w", d, err)
+	}
+	return names, nil
 }

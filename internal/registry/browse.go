@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -301,4 +302,65 @@ func PlatformString(p ocispec.Platform) string {
 func (r *Registry) TagsOf(ctx context.Context, repo string, d digest.Digest) ([]string, error) {
 	tags, err := r.meta.TagsOf(ctx, repo, d)
 	return tags, wrap(err, "tags of manifest")
+}
+
+// ManifestRepositories lists the repositories holding manifest d that v
+// may see.
+func (r *Registry) ManifestRepositories(ctx context.Context, v Viewer, d digest.Digest) ([]string, error) {
+	all, err := r.meta.ManifestRepos(ctx, d)
+	if err != nil {
+		return nil, wrap(err, "repositories of manifest")
+	}
+	if v == nil || v.SeesAll() {
+		return all, nil
+	}
+	out := []string{}
+	for _, name := range all {
+		if v.CanSee(name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// StoredSize is what manifest payload of repo stores, each blob counted
+// once: an image's config and distinct layers; for an index, those of
+// every child repo holds (read in one query), so layers the platforms
+// share count once. It also returns how many blobs that is.
+func (r *Registry) StoredSize(ctx context.Context, repo string, payload []byte) (int64, int, error) {
+	var f manifestFields
+	if err := json.Unmarshal(payload, &f); err != nil {
+		return 0, 0, fmt.Errorf("parse manifest: %w", err)
+	}
+	sizes := map[digest.Digest]int64{}
+	add := func(f manifestFields) {
+		if f.Config != nil {
+			sizes[f.Config.Digest] = f.Config.Size
+		}
+		for _, l := range f.Layers {
+			sizes[l.Digest] = l.Size
+		}
+	}
+	add(f)
+	if len(f.Manifests) > 0 {
+		ds := make([]digest.Digest, len(f.Manifests))
+		for i, c := range f.Manifests {
+			ds[i] = c.Digest
+		}
+		kids, err := r.meta.ManifestsByDigest(ctx, repo, ds)
+		if err != nil {
+			return 0, 0, wrap(err, "read child manifests")
+		}
+		for _, k := range kids {
+			var kf manifestFields
+			if json.Unmarshal(k.Payload, &kf) == nil {
+				add(kf)
+			}
+		}
+	}
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	return total, len(sizes), nil
 }

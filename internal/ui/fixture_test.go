@@ -300,3 +300,25 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// copyImage pushes the image from:tag to repository to under the same
+// tag, its blobs mounted: the same manifest in two repositories.
+func (e *uiEnv) copyImage(t testing.TB, from, tag, to string) {
+	t.Helper()
+	mi, err := e.reg.GetManifest(t.Context(), from, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(mi.Payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+		if ok, err := e.reg.MountBlob(t.Context(), to, from, d.Digest); err != nil || !ok {
+			t.Fatalf("mount %s: %v %v", d.Digest, ok, err)
+		}
+	}
+	if _, err := e.reg.PutManifest(t.Context(), to, tag, mi.MediaType, mi.Payload); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -52,6 +52,13 @@ type manifestData struct {
 	Raw        string
 	Host       string
 	CanDelete  bool
+	// StoredSize is what the manifest stores, each blob once (an index:
+	// over all its children), in StoredBlobs blobs.
+	StoredSize  int64
+	StoredBlobs int
+	// SharedWith are the other repositories holding this manifest that
+	// the visitor may see.
+	SharedWith []string
 }
 
 // manifest shows one manifest by tag or digest: an index's platforms, an
@@ -95,6 +102,18 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, v *visitor, n
 		return err
 	}
 	d.Referrers = groupReferrers(refs.Manifests)
+	if d.StoredSize, d.StoredBlobs, err = h.reg.StoredSize(ctx, name, mi.Payload); err != nil {
+		return err
+	}
+	repos, err := h.reg.ManifestRepositories(ctx, v.decision, mi.Digest)
+	if err != nil {
+		return err
+	}
+	for _, rp := range repos {
+		if rp != name {
+			d.SharedWith = append(d.SharedWith, rp)
+		}
+	}
 	return h.render(w, r, v, http.StatusOK, "manifest", name+"@"+ref, d)
 }
 

@@ -466,3 +466,42 @@ func TestBasePath(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedManifest: the manifest page names the other repositories
+// holding the same manifest, only those the visitor may see, and the
+// size stored once.
+func TestSharedManifest(t *testing.T) {
+	e := newUIEnv(t, uiOptions{})
+	e.copyImage(t, "library/alpine", "latest", "library/copy")
+	e.copyImage(t, "library/alpine", "latest", "team/mirror")
+	tests := []struct {
+		user          string
+		want, notWant []string
+	}{
+		{"", []string{`href="/r/library/copy/-/manifest/sha256:`}, []string{"team/mirror"}},
+		{"carol", []string{"library/copy"}, []string{"team/mirror"}},
+		{"bob", []string{"library/copy", "team/mirror"}, nil},
+	}
+	for _, tt := range tests {
+		b := e.browser(t)
+		if tt.user != "" {
+			b.login(tt.user)
+		}
+		_, body := b.get("/r/library/alpine/-/manifest/latest")
+		for _, w := range append(tt.want, "Stored size", "in 2 blobs") {
+			if !strings.Contains(body, w) {
+				t.Errorf("as %q: no %q", tt.user, w)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(body, w) {
+				t.Errorf("as %q: %q shown", tt.user, w)
+			}
+		}
+	}
+	// An index counts the blobs of all its platforms once.
+	_, body := e.browser(t).get("/r/library/alpine/-/manifest/multi")
+	if !strings.Contains(body, "in 4 blobs, each counted once across the platforms") {
+		t.Errorf("index stored size missing:\n%s", body)
+	}
+}

@@ -87,6 +87,12 @@ func testBrowser(t *testing.T, s meta.Store) {
 
 	commitBlob(t, s, "lib/b", "b1", 10)
 	put(t, s, "lib/b", two, "only")
+	if repos, err := s.ManifestRepos(ctx, two.Digest); err != nil || !slices.Equal(repos, []string{"lib/a", "lib/b"}) {
+		t.Errorf("ManifestRepos(two) = %v, %v", repos, err)
+	}
+	if repos, err := s.ManifestRepos(ctx, digest.FromString("absent")); err != nil || len(repos) != 0 {
+		t.Errorf("ManifestRepos(absent) = %v, %v", repos, err)
+	}
 	newest, err := s.NewestManifests(ctx, []string{"lib/a", "lib/b", "lib/empty"})
 	if err != nil {
 		t.Fatalf("NewestManifests: %v", err)
