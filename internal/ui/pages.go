@@ -27,6 +27,8 @@ type homeData struct {
 	After string
 	Next  string
 	Empty bool
+	// Host is the registry's host as the browser named it.
+	Host string
 }
 
 // home lists the repositories the visitor may see, a page at a time by
@@ -42,7 +44,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, v *visitor) error
 	if err != nil {
 		return err
 	}
-	d := homeData{Groups: groupByNamespace(repos), After: after, Empty: len(repos) == 0 && after == ""}
+	d := homeData{Groups: groupByNamespace(repos), After: after, Empty: len(repos) == 0 && after == "", Host: r.Host}
 	if more && len(names) > 0 {
 		d.Next = names[len(names)-1]
 	}

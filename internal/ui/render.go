@@ -46,7 +46,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, v *visitor, sta
 		return fmt.Errorf("ui: no template %q", page)
 	}
 	vw := view{Title: title, User: v.user, CSRF: v.csrf, Logins: h.opts.Guard.PasswordLogins(),
-		Q: r.URL.Query().Get("q"), Here: r.URL.RequestURI(), Data: data}
+		Q: r.URL.Query().Get("q"), Here: h.opts.BasePath + r.URL.RequestURI(), Data: data}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, vw); err != nil {
 		return fmt.Errorf("ui: render %s: %w", page, err)

@@ -447,6 +447,9 @@ func TestBasePath(t *testing.T) {
 			t.Errorf("no %s", w)
 		}
 	}
+	if !strings.Contains(body, `href="/registry/login?next=%2fregistry%2fr%2flibrary%2falpine"`) {
+		t.Errorf("the login link does not return here")
+	}
 	if m := regexp.MustCompile(`(href|action|src)="/(r|static|search|login)[/"?]`).FindString(body); m != "" {
 		t.Errorf("a link without the prefix: %s", m)
 	}
