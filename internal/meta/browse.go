@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -26,6 +27,12 @@ type TagRecord struct {
 	Updated   time.Time
 }
 
+// RepoDigest names a manifest of a repository.
+type RepoDigest struct {
+	Repo   string
+	Digest digest.Digest
+}
+
 // Browser answers the listings of a browsing client (the web UI) a page at
 // a time, each in one query, so that a page costs the same whatever its
 // length.
@@ -46,6 +53,9 @@ type Browser interface {
 	// manifest of the tag set last (NewestTag's), whose content describes
 	// the repository.
 	NewestManifests(ctx context.Context, names []string) (map[string]*Manifest, error)
+	// ManifestsOf returns those of refs that exist: manifests of many
+	// repositories at once.
+	ManifestsOf(ctx context.Context, refs []RepoDigest) (map[RepoDigest]*Manifest, error)
 	// ManifestRepos lists the repositories holding manifest d, in byte
 	// order.
 	ManifestRepos(ctx context.Context, d digest.Digest) ([]string, error)
@@ -234,4 +244,36 @@ func (s *SQL) ManifestRepos(ctx context.Context, d digest.Digest) ([]string, err
 		return nil, fmt.Errorf("repositories of %s: %w", d, err)
 	}
 	return names, nil
+}
+
+// ManifestsOf implements Browser.
+func (s *SQL) ManifestsOf(ctx context.Context, refs []RepoDigest) (map[RepoDigest]*Manifest, error) {
+	out := make(map[RepoDigest]*Manifest, len(refs))
+	var where []string
+	var args []any
+	for _, r := range refs {
+		if s.storable(r.Repo, r.Digest.String()) {
+			where = append(where, "(r.name = ? AND m.digest = ?)")
+			args = append(args, r.Repo, r.Digest.String())
+		}
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT r.name, m.digest, m.media_type, m.payload
+		FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE `+strings.Join(where, " OR ")), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read manifests: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, d string
+		m := &Manifest{}
+		if err := rows.Scan(&name, &d, &m.MediaType, &m.Payload); err != nil {
+			return nil, fmt.Errorf("read manifests: %w", err)
+		}
+		m.Digest = digest.Digest(d)
+		out[RepoDigest{name, m.Digest}] = m
+	}
+	return out, rows.Err()
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wharf-registry/wharf/internal/meta"
 )
 
 // What a browsing client (the web UI) reads: listings whose cost per page
@@ -85,10 +88,10 @@ func (r *Registry) DescribeRepositories(ctx context.Context, names []string) ([]
 	return out, nil
 }
 
-// contentDescriptions resolves contentDescription for many repositories:
-// the newest manifests in one query, the configs kept inline in another.
-// Only an index without the annotation, or a config in the blob store,
-// costs a read of its own.
+// contentDescriptions resolves contentDescription for many repositories
+// in a fixed number of queries: the newest manifests, the children that
+// stand for indexes, and the configs kept inline. Only a config in the blob
+// store costs a read of its own, once: configs are cached by digest.
 func (r *Registry) contentDescriptions(ctx context.Context, names []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(names) == 0 {
@@ -98,25 +101,35 @@ func (r *Registry) contentDescriptions(ctx context.Context, names []string) (map
 	if err != nil {
 		return nil, wrap(err, "newest manifests")
 	}
-	configs := map[string]digest.Digest{}
-	var refs []configRef
+	images := map[string]manifestFields{}
+	var children []meta.RepoDigest
 	for name, m := range newest {
 		var f manifestFields
 		if json.Unmarshal(m.Payload, &f) != nil {
 			continue
 		}
-		if d := f.Annotations[ocispec.AnnotationDescription]; strings.TrimSpace(d) != "" {
+		switch d := f.Annotations[ocispec.AnnotationDescription]; {
+		case strings.TrimSpace(d) != "":
 			out[name] = d
-			continue
+		case len(f.Manifests) > 0:
+			children = append(children, meta.RepoDigest{Repo: name, Digest: pickChild(f.Manifests)})
+		default:
+			images[name] = f
 		}
-		if len(f.Manifests) > 0 {
-			if out[name], _, err = r.contentDescription(ctx, name); err != nil {
-				return nil, err
-			}
-			continue
+	}
+	kids, err := r.meta.ManifestsOf(ctx, children)
+	if err != nil {
+		return nil, wrap(err, "child manifests")
+	}
+	for ref, m := range kids {
+		var f manifestFields
+		if json.Unmarshal(m.Payload, &f) == nil && len(f.Manifests) == 0 {
+			images[ref.Repo] = f
 		}
+	}
+	var refs []configRef
+	for name, f := range images {
 		if f.Config != nil {
-			configs[name] = f.Config.Digest
 			refs = append(refs, configRef{name, f.Config.Digest})
 		}
 	}
@@ -124,8 +137,11 @@ func (r *Registry) contentDescriptions(ctx context.Context, names []string) (map
 	if err != nil {
 		return nil, err
 	}
-	for name, d := range configs {
-		if img, ok := cfgs[d]; ok {
+	for name, f := range images {
+		if f.Config == nil {
+			continue
+		}
+		if img, ok := cfgs[f.Config.Digest]; ok {
 			if desc := img.Config.Labels[ocispec.AnnotationDescription]; strings.TrimSpace(desc) != "" {
 				out[name] = desc
 			}
@@ -148,9 +164,16 @@ func (r *Registry) readConfigs(ctx context.Context, refs []configRef) (map[diges
 	if len(refs) == 0 {
 		return out, nil
 	}
-	digests := make([]digest.Digest, len(refs))
-	for i, c := range refs {
-		digests[i] = c.digest
+	var digests []digest.Digest
+	for _, c := range refs {
+		if img, ok := r.configs.get(c.digest); ok {
+			out[c.digest] = img
+			continue
+		}
+		digests = append(digests, c.digest)
+	}
+	if len(digests) == 0 {
+		return out, nil
 	}
 	inline, err := r.meta.InlineBlobs(ctx, digests)
 	if err != nil {
@@ -160,6 +183,7 @@ func (r *Registry) readConfigs(ctx context.Context, refs []configRef) (map[diges
 		var img ocispec.Image
 		if json.Unmarshal(b, &img) == nil {
 			out[d] = img
+			r.configs.put(d, img)
 		}
 	}
 	for _, c := range refs {
@@ -175,6 +199,7 @@ func (r *Registry) readConfigs(ctx context.Context, refs []configRef) (map[diges
 		}
 		if img != nil {
 			out[c.digest] = *img
+			r.configs.put(c.digest, *img)
 		}
 	}
 	return out, nil
@@ -363,4 +388,31 @@ func (r *Registry) StoredSize(ctx context.Context, repo string, payload []byte) 
 		total += n
 	}
 	return total, len(sizes), nil
+}
+
+// configCacheSize bounds the parsed image configs kept in memory.
+const configCacheSize = 4096
+
+// configCache keeps parsed image configs by digest for listings: content
+// under a digest never changes, so an entry is never stale. When full it
+// is emptied rather than tracking use: a listing refills what it needs.
+type configCache struct {
+	mu      sync.Mutex
+	entries map[digest.Digest]ocispec.Image
+}
+
+func (c *configCache) get(d digest.Digest) (ocispec.Image, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	img, ok := c.entries[d]
+	return img, ok
+}
+
+func (c *configCache) put(d digest.Digest, img ocispec.Image) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= configCacheSize {
+		c.entries = make(map[digest.Digest]ocispec.Image, 64)
+	}
+	c.entries[d] = img
 }

@@ -69,7 +69,9 @@ func newUIEnv(t testing.TB, o uiOptions) *uiEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
-	reg := registry.New(fs, md, registry.Options{DeleteEnabled: !o.deleteDisabled, InlineMax: 16 << 10}, log)
+	// Every blob in the blob store, so configs are read from there (the
+	// e2e server keeps them inline).
+	reg := registry.New(fs, md, registry.Options{DeleteEnabled: !o.deleteDisabled}, log)
 	e := &uiEnv{reg: reg, md: md, digest: map[string]digest.Digest{}}
 	if !o.noAuth {
 		e.guard = testGuard(t, dir)

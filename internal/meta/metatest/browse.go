@@ -90,6 +90,12 @@ func testBrowser(t *testing.T, s meta.Store) {
 	if repos, err := s.ManifestRepos(ctx, two.Digest); err != nil || !slices.Equal(repos, []string{"lib/a", "lib/b"}) {
 		t.Errorf("ManifestRepos(two) = %v, %v", repos, err)
 	}
+	got, err := s.ManifestsOf(ctx, []meta.RepoDigest{{Repo: "lib/a", Digest: idx.Digest}, {Repo: "lib/b", Digest: two.Digest},
+		{Repo: "lib/b", Digest: one.Digest}})
+	if err != nil || len(got) != 2 || string(got[meta.RepoDigest{Repo: "lib/a", Digest: idx.Digest}].Payload) != string(idx.Payload) ||
+		got[meta.RepoDigest{Repo: "lib/b", Digest: two.Digest}] == nil {
+		t.Errorf("ManifestsOf = %v, %v", got, err)
+	}
 	if repos, err := s.ManifestRepos(ctx, digest.FromString("absent")); err != nil || len(repos) != 0 {
 		t.Errorf("ManifestRepos(absent) = %v, %v", repos, err)
 	}
