@@ -401,6 +401,14 @@ func TestUIBrowser(t *testing.T) {
 		if n := b.dialogs.Load(); n != 0 {
 			t.Errorf("hostile content ran: %d dialogs", n)
 		}
+		// The control: a dialog the page does open is seen.
+		b.do(chromedp.Evaluate[chromedp.Void](`setTimeout(() => alert("control"), 0)`))
+		for i := 0; i < 100 && b.dialogs.Load() == 0; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := b.dialogs.Load(); n != 1 {
+			t.Errorf("the control dialog was counted %d times, want 1: the check above sees nothing", n)
+		}
 	})
 
 	t.Run("accessibility", func(t *testing.T) {
