@@ -508,3 +508,33 @@ func TestSharedManifest(t *testing.T) {
 		t.Errorf("index stored size missing:\n%s", body)
 	}
 }
+
+// TestSearchPages: search pages through the ranked matches the visitor
+// may see, 30 at a time.
+func TestSearchPages(t *testing.T) {
+	e := newUIEnv(t, uiOptions{noAuth: true})
+	for i := range 65 {
+		e.pushImage(t, fmt.Sprintf("many/p%03d", i), []string{"v"}, "amd64", nil, nil)
+	}
+	b := e.browser(t)
+	seen := map[string]bool{}
+	for page, want := range map[int]int{1: 30, 2: 30, 3: 5} {
+		_, body := b.get(fmt.Sprintf("/search?q=many/&page=%d", page))
+		if !strings.Contains(body, fmt.Sprintf("Page %d of 3", page)) || !strings.Contains(body, "65 repositories found") {
+			t.Errorf("page %d: no page count", page)
+		}
+		links := repoLinkRe.FindAllStringSubmatch(body, -1)
+		if len(links) != want {
+			t.Errorf("page %d: %d results, want %d", page, len(links), want)
+		}
+		for _, l := range links {
+			seen[l[1]] = true
+		}
+	}
+	if len(seen) != 65 {
+		t.Errorf("%d distinct results over 3 pages, want 65", len(seen))
+	}
+	if _, body := b.get("/search?q=many/&page=-4"); !strings.Contains(body, "Page 1 of 3") {
+		t.Errorf("a bad page number does not fall back to page 1")
+	}
+}
