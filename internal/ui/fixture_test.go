@@ -35,12 +35,14 @@ const (
 
 // uiEnv is a registry with the UI over real stores, served on loopback.
 type uiEnv struct {
-	reg    *registry.Registry
-	md     *meta.SQL
-	srv    *httptest.Server
-	base   string // the proxy's prefix
-	guard  *auth.Guard
-	digest map[string]digest.Digest // "repo:tag" → digest
+	reg   *registry.Registry
+	md    *meta.SQL
+	srv   *httptest.Server
+	base  string // the proxy's prefix
+	guard *auth.Guard
+	// htpasswd is the users' file.
+	htpasswd string
+	digest   map[string]digest.Digest // "repo:tag" → digest
 }
 
 // uiOptions vary the fixture.
@@ -75,6 +77,7 @@ func newUIEnv(t testing.TB, o uiOptions) *uiEnv {
 	e := &uiEnv{reg: reg, md: md, digest: map[string]digest.Digest{}}
 	if !o.noAuth {
 		e.guard = testGuard(t, dir)
+		e.htpasswd = filepath.Join(dir, "htpasswd")
 		if o.mode != auth.ModeNone {
 			e.guard.Mode = o.mode
 		}
@@ -95,16 +98,10 @@ func testGuard(t testing.TB, dir string) *auth.Guard {
 	t.Helper()
 	var lines []string
 	for _, u := range []string{"alice", "bob", "carol", "dev"} {
-		hash, err := bcrypt.GenerateFromPassword([]byte("pw-"+u), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, u+":"+string(hash))
+		lines = append(lines, htpasswdLine(t, u, "pw-"+u))
 	}
 	p := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFileAtomic(t, p, strings.Join(lines, "\n")+"\n")
 	h, err := auth.LoadHtpasswd(p)
 	if err != nil {
 		t.Fatal(err)
@@ -321,6 +318,27 @@ func (e *uiEnv) copyImage(t testing.TB, from, tag, to string) {
 		}
 	}
 	if _, err := e.reg.PutManifest(t.Context(), to, tag, mi.MediaType, mi.Payload); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// htpasswdLine is user's htpasswd entry for pass.
+func htpasswdLine(t testing.TB, user, pass string) string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return user + ":" + string(hash)
+}
+
+// writeFileAtomic replaces path with data, as an admin's editor would.
+func writeFileAtomic(t testing.TB, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path+".tmp", []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -79,8 +79,8 @@ func (h *Handler) checkCSRF(r *http.Request, v *visitor) error {
 	return nil
 }
 
-// sessionUser returns the user of a valid, unexpired session cookie whose
-// user still exists, else "".
+// sessionUser returns the user of a valid, unexpired session cookie made
+// for the user's present htpasswd entry, else "".
 func (h *Handler) sessionUser(r *http.Request) string {
 	if !h.opts.Guard.PasswordLogins() {
 		return ""
@@ -90,7 +90,7 @@ func (h *Handler) sessionUser(r *http.Request) string {
 		return ""
 	}
 	body, sig, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(sig), []byte(h.mac("session", body))) {
+	if !ok {
 		return ""
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
@@ -105,8 +105,10 @@ func (h *Handler) sessionUser(r *http.Request) string {
 	if err != nil || time.Now().Unix() >= until {
 		return ""
 	}
-	// A user removed from htpasswd loses the sessions it holds.
-	if !h.opts.Guard.Htpasswd.Exists(user) {
+	// The MAC covers the user's htpasswd entry: a user removed, or whose
+	// password changed, loses the sessions it holds.
+	cred, ok := h.opts.Guard.Htpasswd.Credential(user)
+	if !ok || !hmac.Equal([]byte(sig), []byte(h.mac("session", body, cred))) {
 		return ""
 	}
 	return user
@@ -116,7 +118,8 @@ func (h *Handler) sessionUser(r *http.Request) string {
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, user string) {
 	exp := time.Now().Add(h.opts.SessionTTL)
 	body := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(exp.Unix(), 10) + "|" + user))
-	h.setCookie(w, r, sessionCookie, body+"."+h.mac("session", body), h.opts.SessionTTL)
+	cred, _ := h.opts.Guard.Htpasswd.Credential(user)
+	h.setCookie(w, r, sessionCookie, body+"."+h.mac("session", body, cred), h.opts.SessionTTL)
 	// A fresh CSRF seed, so no token from before the login is valid after.
 	h.setCookie(w, r, csrfCookie, randomHex(16), 0)
 }

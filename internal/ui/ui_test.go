@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/internal/auth"
 )
@@ -536,5 +537,37 @@ func TestSearchPages(t *testing.T) {
 	}
 	if _, body := b.get("/search?q=many/&page=-4"); !strings.Contains(body, "Page 1 of 3") {
 		t.Errorf("a bad page number does not fall back to page 1")
+	}
+}
+
+// TestSessionEndsWithCredentials: a session ends when its user's password
+// changes or the user is removed from htpasswd.
+func TestSessionEndsWithCredentials(t *testing.T) {
+	e := newUIEnv(t, uiOptions{})
+	bob, carol := e.browser(t), e.browser(t)
+	bob.login("bob")
+	carol.login("carol")
+	if status, _ := bob.get("/r/team/secret"); status != 200 {
+		t.Fatalf("bob before: %d", status)
+	}
+	// bob gets a new password, carol goes; alice stays as she was.
+	lines := []string{htpasswdLine(t, "alice", "pw-alice"), htpasswdLine(t, "bob", "new-password")}
+	writeFileAtomic(t, e.htpasswd, strings.Join(lines, "\n")+"\n")
+	for i := 0; i < 50; i++ { // the file is looked at once a second
+		if status, _ := bob.get("/r/team/secret"); status == 404 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status, _ := bob.get("/r/team/secret"); status != 404 {
+		t.Errorf("bob's session survived his password change: %d", status)
+	}
+	if _, body := carol.get("/"); strings.Contains(body, "Logged in as") {
+		t.Errorf("carol's session survived her removal")
+	}
+	alice := e.browser(t)
+	alice.login("alice")
+	if status, _ := alice.get("/r/team/secret"); status != 200 {
+		t.Errorf("alice after the change: %d", status)
 	}
 }

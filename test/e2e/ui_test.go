@@ -429,6 +429,7 @@ func uiAxe(t *testing.T, bin testenv.Browser, site uiSite) {
 		{"home", "/"}, {"search", "/search?q=app"}, {"repository", "/r/library/app"},
 		{"index", "/r/library/multi/-/manifest/1.0"}, {"manifest", "/r/library/app/-/manifest/stable"},
 		{"login", "/login"}, {"notfound", "/r/nothing/here"}, {"overview", "/r/evil/xss"},
+		{"delete", "/r/library/app/-/delete?ref=stable"}, {"no-results", "/search?q=zzzz"},
 	}
 	for _, scheme := range []string{"light", "dark"} {
 		b := uiNewBrowser(t, bin, site.s.URL, false)
