@@ -56,9 +56,9 @@ type Browser interface {
 	// ManifestsOf returns those of refs that exist: manifests of many
 	// repositories at once.
 	ManifestsOf(ctx context.Context, refs []RepoDigest) (map[RepoDigest]*Manifest, error)
-	// ManifestRepos lists the repositories holding manifest d, in byte
-	// order.
-	ManifestRepos(ctx context.Context, d digest.Digest) ([]string, error)
+	// ManifestRepos lists up to n of the repositories holding manifest d,
+	// oldest repository first (a manifest may be in very many).
+	ManifestRepos(ctx context.Context, d digest.Digest, n int) ([]string, error)
 }
 
 // RepoSummaries implements Browser.
@@ -233,13 +233,14 @@ func (s *SQL) NewestManifests(ctx context.Context, names []string) (map[string]*
 	return out, rows.Err()
 }
 
-// ManifestRepos implements Browser.
-func (s *SQL) ManifestRepos(ctx context.Context, d digest.Digest) ([]string, error) {
+// ManifestRepos implements Browser: in repository id order, which the
+// index on (digest, repo_id) gives without sorting the matches.
+func (s *SQL) ManifestRepos(ctx context.Context, d digest.Digest, n int) ([]string, error) {
 	if !s.storable(d.String()) {
 		return []string{}, nil
 	}
 	names, err := s.names(ctx, `SELECT r.name FROM manifests m JOIN repositories r ON r.id = m.repo_id
-		WHERE m.digest = ? ORDER BY r.name LIMIT ?`, -1, d.String())
+		WHERE m.digest = ? ORDER BY m.repo_id LIMIT ?`, n, d.String())
 	if err != nil {
 		return nil, fmt.Errorf("repositories of %s: %w", d, err)
 	}

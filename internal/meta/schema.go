@@ -223,9 +223,9 @@ var migrations = []string{
 	// 10: search: an index of repository names for substring search,
 	// kept in step with the repositories table by the database itself.
 	`{{search_index}}`,
-	// 11: the web UI's manifest page lists the repositories holding a
-	// manifest by its digest alone.
-	`CREATE INDEX manifests_digest ON manifests(digest);`,
+	// 11: the web UI's manifest page lists the first repositories holding
+	// a manifest, by its digest alone, in index order.
+	`CREATE INDEX manifests_digest ON manifests(digest, repo_id);`,
 }
 
 // sqliteSearchIndex is an FTS5 trigram index over repository names: a

@@ -329,23 +329,30 @@ func (r *Registry) TagsOf(ctx context.Context, repo string, d digest.Digest) ([]
 	return tags, wrap(err, "tags of manifest")
 }
 
-// ManifestRepositories lists the repositories holding manifest d that v
-// may see.
-func (r *Registry) ManifestRepositories(ctx context.Context, v Viewer, d digest.Digest) ([]string, error) {
-	all, err := r.meta.ManifestRepos(ctx, d)
+// manifestReposScan is how many of a manifest's repositories a listing
+// reads at most, visible or not: a base image may be in thousands.
+const manifestReposScan = 1000
+
+// ManifestRepositories lists up to n of the repositories holding manifest
+// d that v may see, and whether there may be more. It reads at most
+// manifestReposScan repositories, so a viewer who sees few of very many
+// may be shown fewer than exist.
+func (r *Registry) ManifestRepositories(ctx context.Context, v Viewer, d digest.Digest, n int) ([]string, bool, error) {
+	all, err := r.meta.ManifestRepos(ctx, d, manifestReposScan)
 	if err != nil {
-		return nil, wrap(err, "repositories of manifest")
-	}
-	if v == nil || v.SeesAll() {
-		return all, nil
+		return nil, false, wrap(err, "repositories of manifest")
 	}
 	out := []string{}
 	for _, name := range all {
-		if v.CanSee(name) {
-			out = append(out, name)
+		if v != nil && !v.SeesAll() && !v.CanSee(name) {
+			continue
 		}
+		if len(out) == n {
+			return out, true, nil
+		}
+		out = append(out, name)
 	}
-	return out, nil
+	return out, len(all) == manifestReposScan, nil
 }
 
 // StoredSize is what manifest payload of repo stores, each blob counted

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -56,10 +57,15 @@ type manifestData struct {
 	// over all its children), in StoredBlobs blobs.
 	StoredSize  int64
 	StoredBlobs int
-	// SharedWith are the other repositories holding this manifest that
-	// the visitor may see.
+	// SharedWith are other repositories holding this manifest that the
+	// visitor may see, at most sharedShown; SharedMore says there are more.
 	SharedWith []string
+	SharedMore bool
 }
+
+// sharedShown is how many other repositories holding a manifest its page
+// names.
+const sharedShown = 20
 
 // manifest shows one manifest by tag or digest: an index's platforms, an
 // image's layers and config, its referrers.
@@ -105,15 +111,14 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, v *visitor, n
 	if d.StoredSize, d.StoredBlobs, err = h.reg.StoredSize(ctx, name, mi.Payload); err != nil {
 		return err
 	}
-	repos, err := h.reg.ManifestRepositories(ctx, v.decision, mi.Digest)
+	repos, more, err := h.reg.ManifestRepositories(ctx, v.decision, mi.Digest, sharedShown+1)
 	if err != nil {
 		return err
 	}
-	for _, rp := range repos {
-		if rp != name {
-			d.SharedWith = append(d.SharedWith, rp)
-		}
-	}
+	// Up to sharedShown+1 were asked for, this repository perhaps among
+	// them: one beyond what is shown tells that there are more.
+	others := slices.DeleteFunc(repos, func(rp string) bool { return rp == name })
+	d.SharedWith, d.SharedMore = others[:min(len(others), sharedShown)], more || len(others) > sharedShown
 	return h.render(w, r, v, http.StatusOK, "manifest", name+"@"+ref, d)
 }
 

@@ -571,3 +571,20 @@ func TestSessionEndsWithCredentials(t *testing.T) {
 		t.Errorf("alice after the change: %d", status)
 	}
 }
+
+// TestSharedManifestMany: a manifest in very many repositories names the
+// first few and says there are more.
+func TestSharedManifestMany(t *testing.T) {
+	e := newUIEnv(t, uiOptions{noAuth: true})
+	for i := range 25 {
+		e.copyImage(t, "library/alpine", "latest", fmt.Sprintf("copies/c%02d", i))
+	}
+	_, body := e.browser(t).get("/r/library/alpine/-/manifest/latest")
+	if n := strings.Count(body, `<a href="/r/copies/`); n != 20 || !strings.Contains(body, "and more") {
+		t.Errorf("%d other repositories named, \"and more\" %v; want 20 and more", n, strings.Contains(body, "and more"))
+	}
+	_, body = e.browser(t).get("/r/copies/c03/-/manifest/latest")
+	if strings.Contains(body, `<a href="/r/copies/c03/-/manifest/sha256`) {
+		t.Errorf("the page names its own repository among the others")
+	}
+}

@@ -87,8 +87,11 @@ func testBrowser(t *testing.T, s meta.Store) {
 
 	commitBlob(t, s, "lib/b", "b1", 10)
 	put(t, s, "lib/b", two, "only")
-	if repos, err := s.ManifestRepos(ctx, two.Digest); err != nil || !slices.Equal(repos, []string{"lib/a", "lib/b"}) {
+	if repos, err := s.ManifestRepos(ctx, two.Digest, 10); err != nil || !slices.Equal(repos, []string{"lib/a", "lib/b"}) {
 		t.Errorf("ManifestRepos(two) = %v, %v", repos, err)
+	}
+	if repos, err := s.ManifestRepos(ctx, two.Digest, 1); err != nil || !slices.Equal(repos, []string{"lib/a"}) {
+		t.Errorf("ManifestRepos(two, 1) = %v, %v", repos, err)
 	}
 	got, err := s.ManifestsOf(ctx, []meta.RepoDigest{{Repo: "lib/a", Digest: idx.Digest}, {Repo: "lib/b", Digest: two.Digest},
 		{Repo: "lib/b", Digest: one.Digest}})
@@ -96,7 +99,7 @@ func testBrowser(t *testing.T, s meta.Store) {
 		got[meta.RepoDigest{Repo: "lib/b", Digest: two.Digest}] == nil {
 		t.Errorf("ManifestsOf = %v, %v", got, err)
 	}
-	if repos, err := s.ManifestRepos(ctx, digest.FromString("absent")); err != nil || len(repos) != 0 {
+	if repos, err := s.ManifestRepos(ctx, digest.FromString("absent"), 10); err != nil || len(repos) != 0 {
 		t.Errorf("ManifestRepos(absent) = %v, %v", repos, err)
 	}
 	newest, err := s.NewestManifests(ctx, []string{"lib/a", "lib/b", "lib/empty"})
