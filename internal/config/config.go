@@ -32,6 +32,9 @@ type Config struct {
 	Validation Validation `yaml:"validation"`
 	// Health is distribution's periodic health checks.
 	Health Health `yaml:"health"`
+	// UI is wharf's own section: the web UI served at / on the
+	// registry's port.
+	UI UI `yaml:"ui"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict
@@ -438,4 +441,15 @@ type AccessRule struct {
 	Users        []string `yaml:"users"`
 	Groups       []string `yaml:"groups"`
 	Actions      []string `yaml:"actions"`
+}
+
+// UI configures the web UI.
+type UI struct {
+	// Disabled turns the UI off: / then answers as any unknown path.
+	Disabled bool `yaml:"disabled"`
+	// BasePath is the path prefix a reverse proxy serves the UI under
+	// (it strips it before passing requests on); links carry it.
+	BasePath string `yaml:"basepath"`
+	// SessionTTL is how long a login lasts (12h when unset).
+	SessionTTL time.Duration `yaml:"sessionttl"`
 }

@@ -50,6 +50,10 @@ func (c *Config) Validate() error {
 		add("gc.interval", checkPositive(c.GC.Interval))
 	}
 	add("gc.graceperiod", checkNonNegative(c.GC.GracePeriod))
+	add("ui.sessionttl", checkNonNegative(c.UI.SessionTTL))
+	if b := c.UI.BasePath; b != "" && (!strings.HasPrefix(b, "/") || strings.ContainsAny(b, "?#\"\\<> ")) {
+		add("ui.basepath", fmt.Errorf("must be a path starting with /"))
+	}
 	for i, p := range c.GC.Retention {
 		key := fmt.Sprintf("gc.retention[%d]", i)
 		add(key+".repositories", checkRetentionPattern(p.Repositories))

@@ -176,6 +176,7 @@ type Store interface {
 	Inspector
 	RepoInfoStore
 	SearchTextStore
+	Browser
 
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.

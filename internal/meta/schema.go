@@ -234,6 +234,9 @@ var migrations = []string{
 	// star count per repository, kept by the registry, and indexes of
 	// descriptions and tag names.
 	`{{search_text}}`,
+	// 12: the web UI's manifest page lists the first repositories holding
+	// a manifest, by its digest alone, in index order.
+	`CREATE INDEX manifests_digest ON manifests(digest, repo_id);`,
 }
 
 // searchTextTable holds, per repository, the one-line description search

@@ -81,6 +81,8 @@ type Registry struct {
 	opts  Options
 	log   *slog.Logger
 	locks uploadLocks
+	// configs caches parsed image configs for listings (browse.go).
+	configs configCache
 }
 
 // New returns a Registry over the given stores.

@@ -29,6 +29,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/registry"
+	"github.com/wharf-registry/wharf/internal/ui"
 	v1 "github.com/wharf-registry/wharf/internal/v1"
 )
 
@@ -126,8 +127,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
+	web, err := newUI(ctx, cfg, reg, guard, md, log)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
 	checks := health.New(log, healthChecks(cfg.Health, blobs, md))
-	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, checks, log, m, !cfg.Log.AccessLog.Disabled))
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, web, checks, log, m, !cfg.Log.AccessLog.Disabled))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -334,7 +340,7 @@ func protocols(c config.HTTP) *http.Protocols {
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
 // they all share: request ids, the access log and metrics. A new surface
 // is one more mount here; its own routes stay in the package that owns it.
-func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
+func routes(reg *registry.Registry, guard *auth.Guard, web *ui.Handler, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
 	v2 := api.New(reg, log, api.Options{Guard: guard})
 	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
 	mx.handle("/v2", "base", v2)
@@ -344,6 +350,9 @@ func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, l
 	mx.handle("/_ping", "v1_ping", search)
 	if guard != nil && guard.Mode == auth.ModeTokenServer {
 		mx.handle(auth.TokenPath, "token", &auth.TokenHandler{Guard: guard})
+	}
+	if web != nil {
+		mountUI(mx, web)
 	}
 	return middleware.WithRequestID(middleware.AccessLog(log, accessLog, middleware.Metrics(m, checks.Gate(mx))))
 }

@@ -127,3 +127,19 @@ func Pebble(t testing.TB, how string) PebbleBins {
 	v := Need(t, how, "WHARF_TEST_PEBBLE", "WHARF_TEST_PEBBLE_CHALLTESTSRV")
 	return PebbleBins{Pebble: v[0], ChallTestSrv: v[1]}
 }
+
+// Browser is what the web UI's browser tests need.
+type Browser struct {
+	// Chromium is the headless browser's binary.
+	Chromium string
+	// Axe is axe-core's axe.min.js, for the accessibility scan.
+	Axe string
+}
+
+// Chromium returns the browser and axe-core that scripts/services/chromium.sh
+// installs.
+func Chromium(t testing.TB, how string) Browser {
+	t.Helper()
+	v := Need(t, how, "WHARF_TEST_CHROMIUM", "WHARF_TEST_AXE")
+	return Browser{Chromium: v[0], Axe: v[1]}
+}

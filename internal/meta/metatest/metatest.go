@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"RepoInfo", testRepoInfo},
 		{"NewestTag", testNewestTag},
 		{"ManifestDigests", testManifestDigests},
+		{"Browser", testBrowser},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
