@@ -35,8 +35,10 @@ var exportTables = []exportTable{
 	{"repo_stars", []string{"repo", "username"}},
 }
 
-// notExported are the tables a migration leaves behind, on purpose.
-var notExported = []string{"uploads", "schema_migrations"}
+// notExported are the tables a migration leaves behind, on purpose. The
+// webhooks' event log stays with the deployment that recorded it: its
+// deliveries name that deployment's endpoints.
+var notExported = []string{"uploads", "schema_migrations", "events", "event_deliveries", "event_attempts"}
 
 // ExportTables lists the tables Export and Import handle, in the order
 // they must be imported (a row's parents first).
