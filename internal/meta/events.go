@@ -173,6 +173,10 @@ type EventStore interface {
 	// PruneEvents removes events created before before that no endpoint
 	// still waits for, with their attempts.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	// ReleaseLeases frees the leases owner holds (every lease when owner
+	// is empty: a single node starting again, whose old leases belong to
+	// a process that is gone), so the deliveries are due at once.
+	ReleaseLeases(ctx context.Context, owner string) error
 }
 
 var _ EventStore = (*SQL)(nil)
@@ -540,4 +544,21 @@ func (s *SQL) manifestDeletions(ctx context.Context, tx *sql.Tx, repoID int64, r
 		return nil, fmt.Errorf("tags of %s: %w", d, err)
 	}
 	return append(out, Change{Action: ActionDelete, Kind: KindManifest, Repo: repo, Digest: d}), nil
+}
+
+// ReleaseLeases implements EventStore.
+func (s *SQL) ReleaseLeases(ctx context.Context, owner string) error {
+	ctx = uninterrupted(ctx)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		q := `UPDATE event_deliveries SET lease_until = 0, lease_owner = '' WHERE state = 0 AND lease_owner <> ''`
+		var args []any
+		if owner != "" {
+			q += ` AND lease_owner = ?`
+			args = append(args, owner)
+		}
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return fmt.Errorf("release leases: %w", err)
+		}
+		return nil
+	})
 }
