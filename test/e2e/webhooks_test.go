@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -257,5 +259,175 @@ func TestWebhooksSurviveCrashes(t *testing.T) {
 	// recorded delivery: at most one claim's worth per kill.
 	if limit := rounds * 16; dups > limit {
 		t.Errorf("%d duplicates, more than %d (%d kills × 16 in flight)", dups, limit, rounds)
+	}
+}
+
+// hkCollector records every event each endpoint path receives, with the
+// request it came in.
+type hkCollector struct {
+	mu  sync.Mutex
+	got map[string][]hookEvent // by URL path
+	raw map[string][]map[string]any
+}
+
+func hkStartCollector(t *testing.T) (*hkCollector, string) {
+	c := &hkCollector{got: map[string][]hookEvent{}, raw: map[string][]map[string]any{}}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var env struct {
+			Events []hookEvent `json:"events"`
+		}
+		var raw struct {
+			Events []map[string]any `json:"events"`
+		}
+		json.Unmarshal(body, &env)
+		json.Unmarshal(body, &raw)
+		c.mu.Lock()
+		c.got[r.URL.Path] = append(c.got[r.URL.Path], env.Events...)
+		c.raw[r.URL.Path] = append(c.raw[r.URL.Path], raw.Events...)
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return c, "http://" + ln.Addr().String()
+}
+
+// summary lists "action kind repo:tag@digest method" per event of path.
+func (c *hkCollector) summary(path string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for i, ev := range c.got[path] {
+		req, _ := c.raw[path][i]["request"].(map[string]any)
+		kind := "manifest"
+		if ev.Target.MediaType == "application/octet-stream" {
+			kind = "blob"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s:%s@%s %v", ev.Action, kind, ev.Target.Repository, ev.Target.Tag, ev.Target.Digest, req["method"]))
+	}
+	return out
+}
+
+// hkWaitFor polls until every wanted line is in path's summary.
+func (c *hkCollector) hkWaitFor(t *testing.T, path string, want ...string) []string {
+	t.Helper()
+	var got []string
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		got = c.summary(path)
+		missing := 0
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+	}
+	t.Fatalf("%s got:\n%s\nwant among them:\n%s", path, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	return nil
+}
+
+// TestWebhooksPushPullDelete: a push, a pull by GET and HEAD, a tag
+// deletion and a manifest deletion arrive as distribution reports them;
+// an endpoint with skipheadpulls misses only the HEAD pulls; `wharf
+// events` lists and shows them and redelivers one.
+func TestWebhooksPushPullDelete(t *testing.T) {
+	col, base := hkStartCollector(t)
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`notifications:
+  events:
+    includereferences: true
+  endpoints:
+    - name: all
+      url: %s/all
+    - name: nohead
+      url: %s/nohead
+      skipheadpulls: true
+      format: v2
+`, base, base)})
+	const repo = "ev/app"
+	img := whRandomImage(t, 1024, 1)
+	d := whPush(t, s, repo+":v1", img).String()
+	accept := map[string]string{"Accept": "application/vnd.docker.distribution.manifest.v2+json,application/vnd.oci.image.manifest.v1+json"}
+	for _, m := range []string{http.MethodHead, http.MethodGet} {
+		if r := whDo(t, m, s.URL+"/v2/"+repo+"/manifests/v1", accept, nil); r.Status != http.StatusOK {
+			t.Fatalf("%s manifest: %s", m, r)
+		}
+	}
+	if r := whDo(t, http.MethodDelete, s.URL+"/v2/"+repo+"/manifests/v1", nil, nil); r.Status != http.StatusAccepted {
+		t.Fatalf("DELETE tag: %s", r)
+	}
+	if r := whDo(t, http.MethodDelete, s.URL+"/v2/"+repo+"/manifests/"+d, nil, nil); r.Status != http.StatusAccepted {
+		t.Fatalf("DELETE manifest: %s", r)
+	}
+	common := []string{
+		"push manifest " + repo + ":v1@" + d + " PUT",
+		"pull manifest " + repo + ":v1@" + d + " GET",
+		"delete manifest " + repo + ":v1@ DELETE",
+		"delete manifest " + repo + ":@" + d + " DELETE",
+	}
+	all := col.hkWaitFor(t, "/all", append(common, "pull manifest "+repo+":v1@"+d+" HEAD")...)
+	nohead := col.hkWaitFor(t, "/nohead", common...)
+	for _, line := range nohead {
+		if strings.HasSuffix(line, " HEAD") {
+			t.Errorf("endpoint with skipheadpulls got %q", line)
+		}
+	}
+	blobPushes := 0
+	for _, line := range all {
+		if strings.HasPrefix(line, "push blob "+repo) {
+			blobPushes++
+		}
+	}
+	if blobPushes != 2 {
+		t.Errorf("%d blob push events, want 2 (config and layer):\n%s", blobPushes, strings.Join(all, "\n"))
+	}
+	// Order per repository: the push before its pulls, the deletions last.
+	if i, j := slices.Index(all, common[0]), slices.Index(all, common[3]); i < 0 || j < i {
+		t.Errorf("manifest push at %d, its deletion at %d:\n%s", i, j, strings.Join(all, "\n"))
+	}
+	col.mu.Lock()
+	var pushRaw map[string]any
+	for _, ev := range col.raw["/all"] {
+		if ev["action"] == "push" && ev["target"].(map[string]any)["tag"] == "v1" {
+			pushRaw = ev
+		}
+	}
+	col.mu.Unlock()
+	target := pushRaw["target"].(map[string]any)
+	if refs, _ := target["references"].([]any); len(refs) != 2 || target["url"] != s.URL+"/v2/"+repo+"/manifests/"+d {
+		t.Errorf("push target: %v", target)
+	}
+	if src := pushRaw["source"].(map[string]any); src["instanceID"] == "" {
+		t.Errorf("source: %v", src)
+	}
+
+	// The CLI reads the same log; redelivery sends an event again.
+	out, errOut, code := runWharf(t, nil, "events", "list", "--repo", repo, s.Config)
+	if code != 0 || !strings.Contains(out, "all:delivered(1)") || !strings.Contains(out, repo+":v1@"+d) {
+		t.Fatalf("events list: %d\n%s\n%s", code, out, errOut)
+	}
+	id := col.got["/all"][0].ID
+	out, errOut, code = runWharf(t, nil, "events", "show", id, s.Config)
+	if code != 0 || !strings.Contains(out, "endpoint all: delivered after 1 attempts") || !strings.Contains(out, "status 200") {
+		t.Fatalf("events show: %d\n%s\n%s", code, out, errOut)
+	}
+	before := len(col.summary("/nohead"))
+	if out, errOut, code = runWharf(t, nil, "events", "redeliver", "--endpoint", "nohead", id, s.Config); code != 0 {
+		t.Fatalf("events redeliver: %d\n%s\n%s", code, out, errOut)
+	}
+	for end := time.Now().Add(30 * time.Second); len(col.summary("/nohead")) == before && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	col.mu.Lock()
+	last := col.got["/nohead"][len(col.got["/nohead"])-1].ID
+	col.mu.Unlock()
+	if last != id {
+		t.Errorf("after redeliver the last event to nohead is %s, want %s again", last, id)
 	}
 }
