@@ -106,7 +106,7 @@ func New(opts Options) (*Notifier, error) {
 			return nil, err
 		}
 		n.lanes = append(n.lanes, &lane{ep: ep, store: opts.Store, client: client, clock: clock, jitter: jitter,
-			owner: n.owner, node: host, lease: 2*ep.timeout + 10*time.Second, log: opts.Log, m: &laneMetrics{m: m, name: ep.name}})
+			owner: n.owner, node: n.rec.source.Addr, lease: 2*ep.timeout + 10*time.Second, log: opts.Log, m: &laneMetrics{m: m, name: ep.name}})
 		n.kicks = append(n.kicks, make(chan struct{}, 1))
 	}
 	n.pulls = newPullWriter(opts.Store, opts.Log)

@@ -431,3 +431,79 @@ func TestWebhooksPushPullDelete(t *testing.T) {
 		t.Errorf("after redeliver the last event to nohead is %s, want %s again", last, id)
 	}
 }
+
+// TestWebhooksScaleOut: three nodes over PostgreSQL share the deliveries
+// through leases (FOR UPDATE SKIP LOCKED). Pushes go through the
+// round-robin proxy, the receiver fails every fourth request, and one node
+// is killed mid-way: every acknowledged push's event arrives; duplicates
+// are counted and bounded by what the killed node had in flight.
+func TestWebhooksScaleOut(t *testing.T) {
+	soServices(t)
+	rcv := hkStartReceiver(t, 4)
+	c := soStartCluster(t, soNewStores(t), soNodes, soSettings{Extra: hkConfig(rcv.URL())})
+	const (
+		workers = 6
+		images  = 36
+	)
+	jobs := make(chan int, images)
+	for i := range images {
+		jobs <- i
+	}
+	close(jobs)
+	var mu sync.Mutex
+	var acked []string
+	var done atomic.Int32
+	opts := whRemote(t)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				ref := fmt.Sprintf("hooks/so%d:i%d", i%6, i)
+				img := whRandomImage(t, 2048, 1)
+				d, _ := img.Digest()
+				if err := remote.Write(whRef(t, c.Front, ref), img, opts...); err == nil {
+					mu.Lock()
+					acked = append(acked, ref+"@"+d.String())
+					mu.Unlock()
+				}
+				done.Add(1)
+			}
+		})
+	}
+	// Kill a node half-way, with deliveries leased, and bring it back.
+	soWaitFor(30*time.Second, func() bool { return done.Load() >= images/2 })
+	c.Nodes[1].Kill()
+	c.RestartNode(1)
+	wg.Wait()
+	mu.Lock()
+	want := append([]string(nil), acked...)
+	mu.Unlock()
+	if len(want) < images/2 {
+		t.Fatalf("only %d of %d pushes acknowledged\n%s", len(want), images, c.Logs())
+	}
+	var missing []string
+	for end := time.Now().Add(90 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		got := rcv.pushes()
+		missing = missing[:0]
+		for _, p := range want {
+			if got[p] == 0 {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+	}
+	for _, p := range missing {
+		t.Errorf("acknowledged push %s: its event never arrived", p)
+	}
+	dups, events := rcv.duplicates()
+	t.Logf("3 nodes, %d acknowledged pushes, 1 node killed: %d events arrived, %d duplicates, %d requests",
+		len(want), events, dups, rcv.requests.Load())
+	if dups > 16 {
+		t.Errorf("%d duplicates, more than one claim (16) of the killed node", dups)
+	}
+	if len(missing) > 0 {
+		t.Logf("%s", c.Logs())
+	}
+}
