@@ -507,3 +507,85 @@ func TestWebhooksScaleOut(t *testing.T) {
 		t.Logf("%s", c.Logs())
 	}
 }
+
+// TestWebhooksMetricsAndSecrets: the per-endpoint metrics are exported;
+// the endpoint's headers and signing secret appear in no metric, no log
+// line and not in `wharf config check`, even while deliveries fail.
+func TestWebhooksMetricsAndSecrets(t *testing.T) {
+	const token, secret = "Bearer tok-NEVER-SHOWN", "whsec_U0VDUkVULU5FVkVSLVNIT1dOLTEyMzQ1Njc4"
+	dead := freeAddr(t) // nothing listens: every delivery fails
+	debug := freeAddr(t)
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`  debug:
+    addr: %s
+    prometheus:
+      enabled: true
+notifications:
+  endpoints:
+    - name: down
+      url: http://%s/hook
+      headers:
+        Authorization: [%s]
+      secrets: [%s]
+      backoff: 10ms
+      maxbackoff: 50ms
+`, debug, dead, token, secret)})
+	// The harness's config ends inside http:, so debug lands there.
+	whPush(t, s, "sec/app:v1", whRandomImage(t, 512, 1))
+	var metrics string
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		r := whDo(t, http.MethodGet, "http://"+debug+"/metrics", nil, nil)
+		metrics = string(r.Body)
+		if strings.Contains(metrics, `wharf_webhook_failures_total{endpoint="down"}`) {
+			break
+		}
+	}
+	for _, want := range []string{`wharf_webhook_backlog{endpoint="down"}`, `wharf_webhook_oldest_pending_seconds{endpoint="down"}`,
+		`wharf_webhook_failures_total{endpoint="down"}`, `wharf_webhook_attempts_total{endpoint="down",result="retry"}`,
+		`wharf_webhook_attempt_duration_seconds_bucket{endpoint="down"`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	out, _, _ := runWharf(t, nil, "config", "check", s.Config)
+	shown, _, _ := runWharf(t, nil, "events", "list", s.Config)
+	s.Stop()
+	for what, text := range map[string]string{"metrics": metrics, "log": s.Log.String(), "config check": out, "events list": shown} {
+		for _, leak := range []string{"tok-NEVER-SHOWN", strings.TrimPrefix(secret, "whsec_")} {
+			if strings.Contains(text, leak) {
+				t.Errorf("%s shows a secret (%s…):\n%s", what, leak[:6], text)
+			}
+		}
+	}
+}
+
+// TestWebhooksPullsSurviveGracefulStop: pull events, written after the
+// response in batches, are all in the event log after a SIGTERM that
+// comes right after the pulls; undeliverable events stay there.
+func TestWebhooksPullsSurviveGracefulStop(t *testing.T) {
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`notifications:
+  endpoints:
+    - name: down
+      url: http://%s/hook
+      ignoredmediatypes: [application/octet-stream]
+`, freeAddr(t))})
+	whPush(t, s, "pulls/app:v1", whRandomImage(t, 512, 1))
+	const pulls = 200
+	accept := map[string]string{"Accept": "application/vnd.docker.distribution.manifest.v2+json,application/vnd.oci.image.manifest.v1+json"}
+	for range pulls {
+		if r := whDo(t, http.MethodGet, s.URL+"/v2/pulls/app/manifests/v1", accept, nil); r.Status != http.StatusOK {
+			t.Fatalf("GET manifest: %s", r)
+		}
+	}
+	s.Stop()
+	out, errOut, code := runWharf(t, nil, "events", "list", "--n", "1000", s.Config)
+	if code != 0 {
+		t.Fatalf("events list: %d %s", code, errOut)
+	}
+	got := strings.Count(out, " pull ")
+	if got != pulls {
+		t.Errorf("%d pull events in the log after a graceful stop, want %d\n%s", got, pulls, s.Log.String())
+	}
+	if !strings.Contains(out, "down:pending") {
+		t.Errorf("undelivered events not pending:\n%s", out)
+	}
+}
