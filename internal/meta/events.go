@@ -150,15 +150,20 @@ type EventStore interface {
 	SetEventHook(h EventHook)
 	// AppendEvents stores events outside any change (pulls).
 	AppendEvents(ctx context.Context, evs []OutboxEvent) error
-	// ClaimDeliveries leases to owner, until leaseUntil, at most n
-	// deliveries of endpoint that are due at now and first in line for
-	// their repository: a repository's next event waits until the one
-	// before is delivered or dead. Rows another node holds are skipped.
-	ClaimDeliveries(ctx context.Context, endpoint, owner string, now, leaseUntil time.Time, n int) ([]Delivery, error)
+	// ClaimDeliveries leases to owner, until leaseUntil, the deliveries of
+	// endpoint due at now that are first in line for their repository (a
+	// repository's next event waits until the one before is delivered or
+	// dead), for at most heads repositories, each with up to run-1 due
+	// deliveries that follow it, in order. Rows another node holds are
+	// skipped.
+	ClaimDeliveries(ctx context.Context, endpoint, owner string, now, leaseUntil time.Time, heads, run int) ([]Delivery, error)
 	// FinishDelivery records an attempt and the state that follows it. It
 	// reports false when owner no longer held the lease (another node
 	// took the delivery over; the attempt is recorded all the same).
 	FinishDelivery(ctx context.Context, d Delivery, owner string, r AttemptResult) (bool, error)
+	// FinishDeliveries is FinishDelivery for many, in one transaction; a
+	// nil result gives the delivery's lease back without an attempt.
+	FinishDeliveries(ctx context.Context, owner string, ds []Delivery, rs []*AttemptResult) ([]bool, error)
 	// EventBacklog counts the pending deliveries of endpoint and returns
 	// the creation time of the oldest (zero when none).
 	EventBacklog(ctx context.Context, endpoint string) (int, time.Time, error)
@@ -226,73 +231,141 @@ func (s *SQL) AppendEvents(ctx context.Context, evs []OutboxEvent) error {
 }
 
 // ClaimDeliveries implements EventStore.
-func (s *SQL) ClaimDeliveries(ctx context.Context, endpoint, owner string, now, leaseUntil time.Time, n int) ([]Delivery, error) {
+func (s *SQL) ClaimDeliveries(ctx context.Context, endpoint, owner string, now, leaseUntil time.Time, heads, run int) ([]Delivery, error) {
 	var out []Delivery
 	ctx = uninterrupted(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		// PostgreSQL: a head another node leased is skipped (locked) or
-		// not due (lease_until); either way the rows behind it in its
-		// repository stay out too, since the head is still pending.
-		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT d.seq, d.repo, d.attempts, d.started_at, e.id, e.payload, e.created_at
-			FROM event_deliveries d JOIN events e ON e.seq = d.seq
-			WHERE d.endpoint = ? AND d.state = 0 AND d.next_at <= ? AND d.lease_until <= ?
-			AND NOT EXISTS (SELECT 1 FROM event_deliveries p
-				WHERE p.endpoint = d.endpoint AND p.repo = d.repo AND p.state = 0 AND p.seq < d.seq)
-			ORDER BY d.seq LIMIT ?`+s.d.forUpdateSkipLocked("d")), endpoint, now.UnixMilli(), now.UnixMilli(), n)
+		hs, err := s.claimHeads(ctx, tx, endpoint, now, heads)
 		if err != nil {
-			return fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+			return err
 		}
-		for rows.Next() {
-			d := Delivery{Endpoint: endpoint}
-			var started, created int64
-			if err := rows.Scan(&d.Seq, &d.Repo, &d.Attempts, &started, &d.EventID, &d.Payload, &created); err != nil {
-				rows.Close()
-				return fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+		for _, h := range hs {
+			// The rows behind a head this transaction holds are safe to
+			// take with it: any other claimer sees the head pending (or
+			// locked, or leased) and so takes none of them.
+			ds, err := s.claimRun(ctx, tx, endpoint, h, now, run)
+			if err != nil {
+				return err
 			}
-			d.StartedAt, d.CreatedAt = time.UnixMilli(started), time.UnixMilli(created)
-			out = append(out, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
-		}
-		for _, d := range out {
-			if _, err := s.exec(ctx, tx, `UPDATE event_deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint = ? AND seq = ?`,
-				owner, leaseUntil.UnixMilli(), endpoint, d.Seq); err != nil {
-				return fmt.Errorf("lease delivery %d to %s: %w", d.Seq, endpoint, err)
+			for _, d := range ds {
+				if _, err := s.exec(ctx, tx, `UPDATE event_deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint = ? AND seq = ?`,
+					owner, leaseUntil.UnixMilli(), endpoint, d.Seq); err != nil {
+					return fmt.Errorf("lease delivery %d to %s: %w", d.Seq, endpoint, err)
+				}
 			}
+			out = append(out, ds...)
 		}
 		return nil
 	})
 	return out, err
 }
 
+// claimHeads locks the first pending delivery of up to n repositories
+// that is due and not leased. On PostgreSQL a head another node holds is
+// skipped (locked) or not due (leased); either way the rows behind it in
+// its repository stay out too, since the head is still pending.
+func (s *SQL) claimHeads(ctx context.Context, tx *sql.Tx, endpoint string, now time.Time, n int) ([]Delivery, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT d.seq, d.repo FROM event_deliveries d
+		WHERE d.endpoint = ? AND d.state = 0 AND d.next_at <= ? AND d.lease_until <= ?
+		AND NOT EXISTS (SELECT 1 FROM event_deliveries p
+			WHERE p.endpoint = d.endpoint AND p.repo = d.repo AND p.state = 0 AND p.seq < d.seq)
+		ORDER BY d.seq LIMIT ?`+s.d.forUpdateSkipLocked("d")), endpoint, now.UnixMilli(), now.UnixMilli(), n)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d := Delivery{Endpoint: endpoint}
+		if err := rows.Scan(&d.Seq, &d.Repo); err != nil {
+			return nil, fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// claimRun reads head and up to run-1 pending deliveries that follow it in
+// its repository, in order, stopping before the first that is not due.
+func (s *SQL) claimRun(ctx context.Context, tx *sql.Tx, endpoint string, head Delivery, now time.Time, run int) ([]Delivery, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT d.seq, d.attempts, d.started_at, d.next_at, e.id, e.payload, e.created_at
+		FROM event_deliveries d JOIN events e ON e.seq = d.seq
+		WHERE d.endpoint = ? AND d.repo = ? AND d.state = 0 AND d.seq >= ?
+		ORDER BY d.seq LIMIT ?`), endpoint, head.Repo, head.Seq, max(run, 1))
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d := Delivery{Endpoint: endpoint, Repo: head.Repo}
+		var started, next, created int64
+		if err := rows.Scan(&d.Seq, &d.Attempts, &started, &next, &d.EventID, &d.Payload, &created); err != nil {
+			return nil, fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+		}
+		if next > now.UnixMilli() {
+			break // waiting for its retry: the rest wait behind it
+		}
+		d.StartedAt, d.CreatedAt = time.UnixMilli(started), time.UnixMilli(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // FinishDelivery implements EventStore.
 func (s *SQL) FinishDelivery(ctx context.Context, d Delivery, owner string, r AttemptResult) (bool, error) {
-	var held bool
+	held, err := s.FinishDeliveries(ctx, owner, []Delivery{d}, []*AttemptResult{&r})
+	if err != nil {
+		return false, err
+	}
+	return held[0], nil
+}
+
+// FinishDeliveries implements EventStore.
+func (s *SQL) FinishDeliveries(ctx context.Context, owner string, ds []Delivery, rs []*AttemptResult) ([]bool, error) {
+	held := make([]bool, len(ds))
 	ctx = uninterrupted(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO event_attempts (seq, endpoint, at, status, error, duration_ms, node) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			d.Seq, d.Endpoint, r.At.UnixMilli(), r.Status, r.Err, r.Duration.Milliseconds(), r.Node)
-		if err != nil {
-			return fmt.Errorf("record attempt of event %s to %s: %w", d.EventID, d.Endpoint, err)
+		for i, d := range ds {
+			var err error
+			if held[i], err = s.finishTx(ctx, tx, owner, d, rs[i]); err != nil {
+				return err
+			}
 		}
-		var done int64
-		if r.State != DeliveryPending {
-			done = r.At.UnixMilli()
-		}
-		res, err := s.exec(ctx, tx, `UPDATE event_deliveries SET state = ?, attempts = attempts + 1, next_at = ?, lease_until = 0, lease_owner = '',
-			last_status = ?, last_error = ?, done_at = ? WHERE endpoint = ? AND seq = ? AND lease_owner = ? AND state = 0`,
-			int(r.State), r.NextAt.UnixMilli(), r.Status, r.Err, done, d.Endpoint, d.Seq, owner)
-		if err != nil {
-			return fmt.Errorf("record delivery of event %s to %s: %w", d.EventID, d.Endpoint, err)
-		}
-		n, _ := res.RowsAffected()
-		held = n > 0
 		return nil
 	})
 	return held, err
+}
+
+// finishTx records one attempt, or with r nil gives the lease back.
+func (s *SQL) finishTx(ctx context.Context, tx *sql.Tx, owner string, d Delivery, r *AttemptResult) (bool, error) {
+	if r == nil {
+		res, err := s.exec(ctx, tx, `UPDATE event_deliveries SET lease_until = 0, lease_owner = '' WHERE endpoint = ? AND seq = ? AND lease_owner = ? AND state = 0`,
+			d.Endpoint, d.Seq, owner)
+		if err != nil {
+			return false, fmt.Errorf("release delivery of event %s to %s: %w", d.EventID, d.Endpoint, err)
+		}
+		n, _ := res.RowsAffected()
+		return n > 0, nil
+	}
+	_, err := s.exec(ctx, tx, `INSERT INTO event_attempts (seq, endpoint, at, status, error, duration_ms, node) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.Seq, d.Endpoint, r.At.UnixMilli(), r.Status, r.Err, r.Duration.Milliseconds(), r.Node)
+	if err != nil {
+		return false, fmt.Errorf("record attempt of event %s to %s: %w", d.EventID, d.Endpoint, err)
+	}
+	var done int64
+	if r.State != DeliveryPending {
+		done = r.At.UnixMilli()
+	}
+	res, err := s.exec(ctx, tx, `UPDATE event_deliveries SET state = ?, attempts = attempts + 1, next_at = ?, lease_until = 0, lease_owner = '',
+		last_status = ?, last_error = ?, done_at = ? WHERE endpoint = ? AND seq = ? AND lease_owner = ? AND state = 0`,
+		int(r.State), r.NextAt.UnixMilli(), r.Status, r.Err, done, d.Endpoint, d.Seq, owner)
+	if err != nil {
+		return false, fmt.Errorf("record delivery of event %s to %s: %w", d.EventID, d.Endpoint, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // EventBacklog implements EventStore.

@@ -124,7 +124,7 @@ func TestOutboxLanes(t *testing.T) {
 		}
 		lease := t0.Add(time.Minute)
 		claim := func(ep, owner string, now time.Time) []string {
-			ds, err := s.ClaimDeliveries(ctx, ep, owner, now, now.Add(time.Minute), 10)
+			ds, err := s.ClaimDeliveries(ctx, ep, owner, now, now.Add(time.Minute), 10, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func TestOutboxLanes(t *testing.T) {
 		}
 		for _, ep := range []string{"a", "b"} {
 			for range 10 {
-				ds, err := s.ClaimDeliveries(ctx, ep, "n3", lease.Add(2*time.Hour), lease.Add(3*time.Hour), 10)
+				ds, err := s.ClaimDeliveries(ctx, ep, "n3", lease.Add(2*time.Hour), lease.Add(3*time.Hour), 10, 10)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -214,6 +214,55 @@ func TestOutboxLanes(t *testing.T) {
 		pruned, err := s.PruneEvents(ctx, t0.Add(time.Second))
 		if err != nil || pruned != 6 {
 			t.Errorf("PruneEvents = %d, %v; want 6", pruned, err)
+		}
+	})
+}
+
+// TestOutboxRuns: a claim takes a run of a repository's events behind its
+// head, in order; another claimer gets none of that repository until the
+// run is finished or given back.
+func TestOutboxRuns(t *testing.T) {
+	testEventStores(t, func(t *testing.T, s *meta.SQL) {
+		ctx := t.Context()
+		t0 := time.UnixMilli(2_000_000_000)
+		var evs []meta.OutboxEvent
+		for i := range 5 {
+			evs = append(evs, meta.OutboxEvent{ID: fmt.Sprintf("r-%d", i), Repo: "r", Action: "push", Payload: []byte("{}"),
+				Endpoints: []string{"a"}, CreatedAt: t0})
+		}
+		if err := s.AppendEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(ds []meta.Delivery) string {
+			var out []string
+			for _, d := range ds {
+				out = append(out, d.EventID)
+			}
+			return fmt.Sprint(out)
+		}
+		ds, err := s.ClaimDeliveries(ctx, "a", "n1", t0, t0.Add(time.Minute), 4, 3)
+		if err != nil || ids(ds) != "[r-0 r-1 r-2]" {
+			t.Fatalf("claim = %s, %v; want the run [r-0 r-1 r-2]", ids(ds), err)
+		}
+		if other, _ := s.ClaimDeliveries(ctx, "a", "n2", t0, t0.Add(time.Minute), 4, 3); len(other) != 0 {
+			t.Fatalf("second claimer got %s of a leased run", ids(other))
+		}
+		// r-0 delivered, r-1 failed, r-2 given back untried.
+		ok := meta.AttemptResult{At: t0, Status: 200, State: meta.DeliveryDelivered}
+		fail := meta.AttemptResult{At: t0, Status: 500, State: meta.DeliveryPending, NextAt: t0.Add(time.Second)}
+		held, err := s.FinishDeliveries(ctx, "n1", ds, []*meta.AttemptResult{&ok, &fail, nil})
+		if err != nil || fmt.Sprint(held) != "[true true true]" {
+			t.Fatalf("FinishDeliveries = %v, %v", held, err)
+		}
+		if again, _ := s.ClaimDeliveries(ctx, "a", "n2", t0, t0.Add(time.Minute), 4, 3); len(again) != 0 {
+			t.Fatalf("claimed %s while r-1 waits for its retry", ids(again))
+		}
+		again, err := s.ClaimDeliveries(ctx, "a", "n2", t0.Add(time.Second), t0.Add(time.Minute), 4, 10)
+		if err != nil || ids(again) != "[r-1 r-2 r-3 r-4]" {
+			t.Fatalf("claim at the retry = %s, %v", ids(again), err)
+		}
+		if again[0].Attempts != 1 || again[1].Attempts != 0 {
+			t.Errorf("attempts = %d, %d; want 1, 0", again[0].Attempts, again[1].Attempts)
 		}
 	})
 }

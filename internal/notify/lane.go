@@ -38,9 +38,10 @@ const (
 	// maxRetryAfter bounds how long a receiver's Retry-After may hold an
 	// event back.
 	maxRetryAfter = time.Hour
-	// laneBatch is how many deliveries one claim takes: at most one per
-	// repository, delivered in parallel.
-	laneBatch = 16
+	// laneHeads is how many repositories one claim serves, in parallel;
+	// laneRun how many of a repository's events it takes, in order.
+	laneHeads = 16
+	laneRun   = 16
 	// maxErrorBody is how much of a failed answer is read (and then
 	// dropped): enough to reuse the connection.
 	maxErrorBody = 64 << 10
@@ -133,9 +134,11 @@ func equalJitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d-d/2+1)
 }
 
-// step claims the deliveries due now, attempts them in parallel (they are
-// of different repositories) and records each outcome. It returns how
-// many it attempted.
+// step claims the deliveries due now (a run of each of several
+// repositories), attempts each repository's run in order and the
+// repositories in parallel, and records every outcome in one transaction.
+// A run stops at its first failure: the rest of it is given back untried,
+// to wait behind the failed event. It returns how many it attempted.
 func (l *lane) step(ctx context.Context) (int, error) {
 	now := l.clock.Now()
 	l.mu.Lock()
@@ -144,34 +147,66 @@ func (l *lane) step(ctx context.Context) (int, error) {
 	if paused {
 		return 0, nil
 	}
-	ds, err := l.store.ClaimDeliveries(ctx, l.ep.name, l.owner, now, now.Add(l.lease), laneBatch)
+	ds, err := l.store.ClaimDeliveries(ctx, l.ep.name, l.owner, now, now.Add(l.lease), laneHeads, laneRun)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", l.ep, err)
 	}
-	results := make([]meta.AttemptResult, len(ds))
+	results := make([]*meta.AttemptResult, len(ds))
 	var wg sync.WaitGroup
-	for i := range ds {
-		wg.Go(func() { results[i] = l.attempt(ctx, ds[i]) })
+	for _, run := range runs(ds) {
+		wg.Go(func() {
+			for _, i := range run {
+				r := l.attempt(ctx, ds[i])
+				results[i] = &r
+				l.account(r)
+				if r.State == meta.DeliveryPending || l.isPaused(r.At) {
+					return
+				}
+			}
+		})
 	}
 	wg.Wait()
-	var errs []error
-	for i, d := range ds {
-		r := results[i]
-		l.account(r)
-		held, err := l.store.FinishDelivery(ctx, d, l.owner, r)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.ep, err))
+	held, err := l.store.FinishDeliveries(ctx, l.owner, ds, results)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", l.ep, err)
+	}
+	attempted := 0
+	for i, r := range results {
+		if r == nil {
 			continue
 		}
-		if !held {
+		attempted++
+		if !held[i] {
 			l.m.leaseLost()
 		}
 		if r.State == meta.DeliveryDead {
-			l.log.Warn("webhook event given up", "endpoint", l.ep.name, "event", d.EventID, "attempts", d.Attempts+1,
+			l.log.Warn("webhook event given up", "endpoint", l.ep.name, "event", ds[i].EventID, "attempts", ds[i].Attempts+1,
 				"status", r.Status, "err", r.Err)
 		}
 	}
-	return len(ds), errors.Join(errs...)
+	return attempted, nil
+}
+
+// runs groups the indexes of ds by repository, in order.
+func runs(ds []meta.Delivery) [][]int {
+	var out [][]int
+	at := map[string]int{}
+	for i, d := range ds {
+		j, ok := at[d.Repo]
+		if !ok {
+			j = len(out)
+			at[d.Repo] = j
+			out = append(out, nil)
+		}
+		out[j] = append(out[j], i)
+	}
+	return out
+}
+
+func (l *lane) isPaused(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return now.Before(l.pausedUntil)
 }
 
 // account updates the failure count and the pause that threshold

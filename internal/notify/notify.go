@@ -106,7 +106,7 @@ func New(opts Options) (*Notifier, error) {
 			return nil, err
 		}
 		n.lanes = append(n.lanes, &lane{ep: ep, store: opts.Store, client: client, clock: clock, jitter: jitter,
-			owner: n.owner, node: n.rec.source.Addr, lease: 2*ep.timeout + 10*time.Second, log: opts.Log, m: &laneMetrics{m: m, name: ep.name}})
+			owner: n.owner, node: n.rec.source.Addr, lease: leaseFor(ep), log: opts.Log, m: &laneMetrics{m: m, name: ep.name}})
 		n.kicks = append(n.kicks, make(chan struct{}, 1))
 	}
 	n.pulls = newPullWriter(opts.Store, opts.Log)
@@ -214,4 +214,11 @@ func sourceAddr(host, listen string) string {
 		return net.JoinHostPort(host, port)
 	}
 	return host
+}
+
+// leaseFor is how long a claim holds its deliveries: long enough for a
+// whole run to time out attempt by attempt, so that another node never
+// takes over a run that is still going.
+func leaseFor(ep *endpoint) time.Duration {
+	return time.Duration(laneRun+1)*ep.timeout + 10*time.Second
 }
