@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -232,9 +233,20 @@ func (s *SQL) AppendEvents(ctx context.Context, evs []OutboxEvent) error {
 
 // ClaimDeliveries implements EventStore.
 func (s *SQL) ClaimDeliveries(ctx context.Context, endpoint, owner string, now, leaseUntil time.Time, heads, run int) ([]Delivery, error) {
+	// An idle lane polls: look on the read pool first, so that polling
+	// takes no write lock (SQLite's single writer) and commits nothing.
+	var one int
+	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM event_deliveries WHERE endpoint = ? AND state = 0 AND next_at <= ? AND lease_until <= ? LIMIT 1`),
+		endpoint, now.UnixMilli(), now.UnixMilli()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries for %s: %w", endpoint, err)
+	}
 	var out []Delivery
 	ctx = uninterrupted(ctx)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		hs, err := s.claimHeads(ctx, tx, endpoint, now, heads)
 		if err != nil {

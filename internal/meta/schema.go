@@ -256,6 +256,7 @@ var migrations = []string{
 		PRIMARY KEY (endpoint, seq)
 	);
 	CREATE INDEX event_deliveries_lane ON event_deliveries(endpoint, state, repo, seq);
+	CREATE INDEX event_deliveries_due ON event_deliveries(endpoint, state, next_at);
 	CREATE INDEX event_deliveries_seq ON event_deliveries(seq);
 	CREATE TABLE event_attempts (
 		id {{serial}},

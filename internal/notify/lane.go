@@ -317,28 +317,37 @@ func (l *lane) outcome(d meta.Delivery, at time.Time, status int, err error, wai
 	return r
 }
 
+// maxIdlePoll bounds how long an idle lane waits before it looks again
+// (a wake-up from a new event comes at once).
+const maxIdlePoll = 5 * time.Second
+
 // run steps until ctx ends; with drain set it also returns once nothing
-// is due.
+// is due. An idle lane looks less and less often, up to maxIdlePoll: a
+// repository blocked behind a failing event makes every look scan it.
 func (l *lane) run(ctx context.Context, kick <-chan struct{}, poll time.Duration, draining func() bool) {
 	t := time.NewTimer(poll)
 	defer t.Stop()
+	wait := poll
 	for ctx.Err() == nil {
 		n, err := l.step(ctx)
 		if err != nil && ctx.Err() == nil {
 			l.log.Error("webhook delivery", "endpoint", l.ep.name, "err", err)
 		}
 		if n > 0 && err == nil {
+			wait = poll
 			continue // more may be due at once
 		}
 		if draining() {
 			return
 		}
-		t.Reset(poll)
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-kick:
+			wait = poll
 		case <-t.C:
+			wait = min(2*wait, maxIdlePoll)
 		}
 	}
 }
