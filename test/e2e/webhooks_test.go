@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -589,4 +590,45 @@ func TestWebhooksPullsSurviveGracefulStop(t *testing.T) {
 	if !strings.Contains(out, "down:pending") {
 		t.Errorf("undelivered events not pending:\n%s", out)
 	}
+}
+
+// TestWebhooksActor: the event log names who pushed, pulled and deleted
+// (htpasswd users), as distribution's actor.name.
+func TestWebhooksActor(t *testing.T) {
+	col, base := hkStartCollector(t)
+	s, _ := auBasicServer(t, fmt.Sprintf(`notifications:
+  endpoints:
+    - name: audit
+      url: %s/audit
+      ignoredmediatypes: [application/octet-stream]
+`, base))
+	const repo = "audit/app"
+	img := whRandomImage(t, 512, 1)
+	ref := whRef(t, s, repo+":v1")
+	if err := remote.Write(ref, img, whRemote(t, remote.WithAuth(&authn.Basic{Username: "alice", Password: auUsers["alice"]}))...); err != nil {
+		t.Fatalf("push as alice: %v", err)
+	}
+	if r := auDo(t, auReq{Method: http.MethodGet, URL: s.URL + "/v2/" + repo + "/manifests/v1", User: "carol", Pass: auUsers["carol"],
+		Header: map[string]string{"Accept": "application/vnd.docker.distribution.manifest.v2+json"}}); r.Status != http.StatusOK {
+		t.Fatalf("pull as carol: %s", r)
+	}
+	if r := auDo(t, auReq{Method: http.MethodDelete, URL: s.URL + "/v2/" + repo + "/manifests/v1", User: "bob", Pass: auUsers["bob"]}); r.Status != http.StatusAccepted {
+		t.Fatalf("delete as bob: %s", r)
+	}
+	want := map[string]string{"push": "alice", "pull": "carol", "delete": "bob"}
+	var got map[string]string
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		got = map[string]string{}
+		col.mu.Lock()
+		for _, ev := range col.raw["/audit"] {
+			actor, _ := ev["actor"].(map[string]any)
+			name, _ := actor["name"].(string)
+			got[ev["action"].(string)] = name
+		}
+		col.mu.Unlock()
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+	}
+	t.Errorf("actors by action = %v, want %v", got, want)
 }
