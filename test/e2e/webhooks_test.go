@@ -47,12 +47,13 @@ type hookReceiver struct {
 	srv      *http.Server
 	arrived  map[string]hookEvent // by event id, answered 2xx
 	count    map[string]int       // 2xx answers by event id
+	first    map[string]int       // when each event first arrived (an order)
 	badHdr   int
 	requests atomic.Int64
 }
 
 func hkStartReceiver(t testing.TB, failEvery int64) *hookReceiver {
-	r := &hookReceiver{t: t, addr: freeAddr(t), failEvery: failEvery, arrived: map[string]hookEvent{}, count: map[string]int{}}
+	r := &hookReceiver{t: t, addr: freeAddr(t), failEvery: failEvery, arrived: map[string]hookEvent{}, count: map[string]int{}, first: map[string]int{}}
 	r.up()
 	t.Cleanup(r.down)
 	return r
@@ -113,6 +114,9 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	if req.Header.Get("Authorization") != "Bearer hook-token" || req.Header.Get("X-Ci") != "wharf-e2e" {
 		r.badHdr++
 	}
+	if _, seen := r.first[ev.ID]; !seen {
+		r.first[ev.ID] = len(r.first)
+	}
 	r.arrived[ev.ID] = ev
 	r.count[ev.ID]++
 	r.mu.Unlock()
@@ -128,6 +132,20 @@ func (r *hookReceiver) pushes() map[string]int {
 	for _, ev := range r.arrived {
 		if ev.Action == "push" && ev.Target.Tag != "" {
 			out[ev.Target.Repository+":"+ev.Target.Tag+"@"+ev.Target.Digest]++
+		}
+	}
+	return out
+}
+
+// firstArrival maps "repo:tag@digest" of each manifest push event to when
+// it first arrived, in arrival order.
+func (r *hookReceiver) firstArrival() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for id, ev := range r.arrived {
+		if ev.Action == "push" && ev.Target.Tag != "" {
+			out[ev.Target.Repository+":"+ev.Target.Tag+"@"+ev.Target.Digest] = r.first[id]
 		}
 	}
 	return out
@@ -246,6 +264,17 @@ func TestWebhooksSurviveCrashes(t *testing.T) {
 	}
 	for _, p := range missing {
 		t.Errorf("acknowledged push %s: its event never arrived", p.want)
+	}
+	// Each repository is one worker's, pushed one image after another:
+	// their events arrive in the order the pushes were acknowledged.
+	order := rcv.firstArrival()
+	last := map[string]push{}
+	for _, p := range want {
+		repo := whRepoOf(p.ref)
+		if prev, ok := last[repo]; ok && order[prev.want] > order[p.want] {
+			t.Errorf("%s arrived after %s, pushed later", prev.want, p.want)
+		}
+		last[repo] = p
 	}
 	dups, events := rcv.duplicates()
 	rcv.mu.Lock()
