@@ -16,14 +16,14 @@ import (
 
 // startNotifyBench runs a real wharf with webhooks to endpoint (none when
 // empty), on loopback.
-func startNotifyBench(b *testing.B, endpoint string) string {
+func startNotifyBench(b *testing.B, endpoint string, ignore ...string) string {
 	b.Helper()
 	cfg := config.Default()
 	cfg.Storage.Filesystem.RootDirectory = b.TempDir()
 	cfg.Storage.Maintenance.UploadPurging.Enabled = false
 	cfg.Log.AccessLog.Disabled = true
 	if endpoint != "" {
-		cfg.Notifications.Endpoints = []config.Endpoint{{Name: "bench", URL: endpoint}}
+		cfg.Notifications.Endpoints = []config.Endpoint{{Name: "bench", URL: endpoint, Ignore: config.EndpointIgnore{Actions: ignore}}}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -42,8 +42,9 @@ func startNotifyBench(b *testing.B, endpoint string) string {
 
 // BenchmarkWebhooks compares small pushes (two 4 KiB-or-less blobs and a
 // manifest, from parallel clients) and manifest pulls by tag, without
-// webhooks and with one endpoint (a receiver on loopback answering 204)
-// taking every event, pulls included.
+// webhooks, with one endpoint (a receiver on loopback answering 204, in
+// this process) taking every event, pulls included, and with one that
+// ignores pulls.
 func BenchmarkWebhooks(b *testing.B) {
 	var received atomic.Int64
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,9 +53,12 @@ func BenchmarkWebhooks(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer rcv.Close()
-	for _, ep := range []struct{ name, url string }{{"none", ""}, {"one-endpoint", rcv.URL}} {
+	for _, ep := range []struct {
+		name, url string
+		ignore    []string
+	}{{"none", "", nil}, {"one-endpoint", rcv.URL, nil}, {"one-endpoint-ignoring-pulls", rcv.URL, []string{"pull"}}} {
 		b.Run("push-small/"+ep.name, func(b *testing.B) {
-			base := startNotifyBench(b, ep.url)
+			base := startNotifyBench(b, ep.url, ep.ignore...)
 			c := benchClient()
 			var n atomic.Int64
 			b.SetParallelism(4)
@@ -74,7 +78,7 @@ func BenchmarkWebhooks(b *testing.B) {
 			})
 		})
 		b.Run("pull-manifest/"+ep.name, func(b *testing.B) {
-			base := startNotifyBench(b, ep.url)
+			base := startNotifyBench(b, ep.url, ep.ignore...)
 			c := benchClient()
 			layer := randomBytes(b, 4096)
 			if err := pushBlob(c, base, "bench/pull", layer); err != nil {
