@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -537,6 +538,32 @@ func TestWebhooksScaleOut(t *testing.T) {
 	if len(missing) > 0 {
 		t.Logf("%s", c.Logs())
 	}
+	t.Logf("delivery attempts by node: %s", hkAttemptsByNode(t, c.Stores.DSN))
+}
+
+// hkAttemptsByNode reads from the shared database how many delivery
+// attempts each node made: the leases spread the work.
+func hkAttemptsByNode(t *testing.T, dsn string) string {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT node, COUNT(*) FROM event_attempts GROUP BY node ORDER BY node`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var node string
+		var n int
+		if err := rows.Scan(&node, &n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s=%d", node, n))
+	}
+	return strings.Join(out, " ")
 }
 
 // TestWebhooksMetricsAndSecrets: the per-endpoint metrics are exported;
