@@ -170,7 +170,7 @@ func hkConfig(url string) string {
       headers:
         Authorization: [Bearer hook-token]
         X-Ci: [wharf-e2e]
-      timeout: 2s
+      timeout: 1s
       threshold: 3
       backoff: 50ms
       maxbackoff: 500ms
