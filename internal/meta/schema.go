@@ -253,11 +253,10 @@ var migrations = []string{
 		last_status INTEGER NOT NULL,
 		last_error {{text}} NOT NULL,
 		done_at BIGINT NOT NULL,
-		PRIMARY KEY (endpoint, seq)
+		PRIMARY KEY (seq, endpoint)
 	);
 	CREATE INDEX event_deliveries_lane ON event_deliveries(endpoint, state, repo, seq);
 	CREATE INDEX event_deliveries_due ON event_deliveries(endpoint, state, next_at);
-	CREATE INDEX event_deliveries_seq ON event_deliveries(seq);
 	CREATE TABLE event_attempts (
 		id {{serial}},
 		seq BIGINT NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
