@@ -33,6 +33,12 @@ const usage = `usage:
   wharf migrate --from SOURCE_CONFIG --to TARGET_CONFIG [--blobs]
                                copy a stopped deployment's metadata (and blobs) into
                                another's stores, e.g. SQLite to PostgreSQL; resumable
+  wharf events list [--repo R] [--state pending|delivered|dead] [--n N] [--before SEQ] CONFIG
+                               the webhooks' event log (the audit trail), newest first
+  wharf events show EVENT_ID CONFIG
+                               one event with every delivery attempt per endpoint
+  wharf events redeliver [--endpoint NAME] EVENT_ID CONFIG
+                               send an event again (a running wharf picks it up)
   wharf version                print the version
 
 Invoked as "registry" (the container image's alias) it behaves the same.
@@ -85,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return healthcheckCmd(args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(args[1:], stdout, stderr)
+	case "events":
+		return eventsCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "wharf", version)
 		return nil

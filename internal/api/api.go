@@ -71,6 +71,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, err)
 		return
 	}
+	if dec != nil {
+		middleware.SetUser(r.Context(), dec.Identity.User)
+	}
 	r = r.WithContext(withDecision(r.Context(), dec))
 	if err := handler(w, r, rt); err != nil {
 		writeError(w, r, h.log, err)

@@ -35,6 +35,10 @@ type Config struct {
 	// UI is wharf's own section: the web UI served at / on the
 	// registry's port.
 	UI UI `yaml:"ui"`
+	// Notifications is distribution's webhooks section, with wharf's
+	// additions (delivery limits, signatures, formats, the event log's
+	// retention) under keys distribution does not use.
+	Notifications Notifications `yaml:"notifications"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict
@@ -452,4 +456,70 @@ type UI struct {
 	BasePath string `yaml:"basepath"`
 	// SessionTTL is how long a login lasts (12h when unset).
 	SessionTTL time.Duration `yaml:"sessionttl"`
+}
+
+// Notifications configures webhooks: distribution's keys, delivered by
+// wharf from a durable outbox in the metadata database.
+type Notifications struct {
+	Events    NotificationEvents `yaml:"events"`
+	Endpoints []Endpoint         `yaml:"endpoints,omitempty"`
+	// Retention (wharf's own) is how long the event log, which doubles as
+	// the audit trail of pushes and deletions, keeps an event once every
+	// endpoint is done with it.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// NotificationEvents is distribution's notifications.events.
+type NotificationEvents struct {
+	// IncludeReferences adds a manifest's references (config, layers,
+	// children) to its push events.
+	IncludeReferences bool `yaml:"includereferences"`
+}
+
+// Endpoint is one receiver of notifications. Name, Disabled, URL, Headers,
+// Timeout, Threshold, Backoff, IgnoredMediaTypes and Ignore are
+// distribution's; the rest are wharf's additions.
+type Endpoint struct {
+	Name     string `yaml:"name"`
+	Disabled bool   `yaml:"disabled"`
+	URL      string `yaml:"url"`
+	// Headers are sent with every request (Authorization, say): masked
+	// when the configuration is printed and never logged.
+	Headers map[string][]string `yaml:"headers,omitempty"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `yaml:"timeout"`
+	// Threshold is how many failures in a row make the endpoint pause for
+	// the current backoff before anything else is tried.
+	Threshold int `yaml:"threshold"`
+	// Backoff is the first retry delay; each further failure doubles it,
+	// up to MaxBackoff.
+	Backoff           time.Duration  `yaml:"backoff"`
+	IgnoredMediaTypes []string       `yaml:"ignoredmediatypes,omitempty"`
+	Ignore            EndpointIgnore `yaml:"ignore"`
+
+	// MaxBackoff bounds the retry delay (wharf).
+	MaxBackoff time.Duration `yaml:"maxbackoff"`
+	// MaxAge is how long an event is retried before it is dead-lettered
+	// (wharf); 0: forever.
+	MaxAge time.Duration `yaml:"maxage"`
+	// MaxAttempts is how many attempts an event gets before it is
+	// dead-lettered (wharf); 0: no limit.
+	MaxAttempts int `yaml:"maxattempts"`
+	// Secrets sign each request per Standard Webhooks (webhook-id,
+	// webhook-timestamp, webhook-signature); several let keys rotate
+	// (wharf). Each is "whsec_" followed by base64.
+	Secrets []string `yaml:"secrets,omitempty"`
+	// Format is the body: "v1" (distribution's events.v1+json, the
+	// default), "v2" (events.v2+json) or "cloudevents" (CloudEvents 1.0
+	// structured, one event per request) (wharf).
+	Format string `yaml:"format"`
+	// SkipHeadPulls leaves out the pull events of HEAD requests, which
+	// every push makes (wharf).
+	SkipHeadPulls bool `yaml:"skipheadpulls"`
+}
+
+// EndpointIgnore is distribution's notifications.endpoints[].ignore.
+type EndpointIgnore struct {
+	MediaTypes []string `yaml:"mediatypes,omitempty"`
+	Actions    []string `yaml:"actions,omitempty"`
 }

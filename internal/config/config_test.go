@@ -376,7 +376,6 @@ func TestWarnings(t *testing.T) {
 			"config: storage.filesystem.maxthreads is not needed by wharf; ignored (line 14): wharf bounds filesystem work by its requests, not a thread pool",
 			"config: storage.cache is not needed by wharf; ignored (line 17): wharf's metadata database answers blob lookups; no cache is needed",
 			"config: http.secret is not needed by wharf; ignored (line 21): wharf keeps upload state in its database, so there is nothing to sign",
-			"config: notifications is set to nothing; ignored (line 27)",
 			"config: redis is not needed by wharf; ignored (line 29): distribution caches blob descriptors in Redis; wharf's metadata database answers blob lookups; no cache is needed",
 			"config: proxy is set to nothing; ignored (line 31)",
 		}},
@@ -398,8 +397,8 @@ func TestWarnings(t *testing.T) {
 		{"list index too large", "", []string{"REGISTRY_GC_RETENTION_5000_KEEPLAST=1"}, []string{
 			"config: REGISTRY_GC_RETENTION_5000_KEEPLAST: not a known setting; ignored",
 		}},
-		{"empty env", "", []string{"REGISTRY_NOTIFICATIONS_ENDPOINTS=[]"}, []string{
-			"config: REGISTRY_NOTIFICATIONS_ENDPOINTS: notifications.endpoints is set to nothing; ignored",
+		{"empty env", "", []string{"REGISTRY_MIDDLEWARE={}"}, []string{
+			"config: REGISTRY_MIDDLEWARE: middleware is set to nothing; ignored",
 		}},
 		{"harmless env", "", []string{"REGISTRY_REDIS_ADDR=localhost:6379"}, []string{
 			"config: REGISTRY_REDIS_ADDR: redis.addr is not needed by wharf; ignored: " +

@@ -39,6 +39,9 @@ func Default() *Config {
 		// whose layers are missing cannot be pulled, so it is refused
 		// unless asked for.
 		Validation: Validation{Manifests: ManifestValidation{Sparse: SparseIndexes}},
+		// A week of events: the audit trail of who pushed and deleted
+		// what, and what each endpoint received.
+		Notifications: Notifications{Retention: 168 * time.Hour},
 		HTTP: HTTP{
 			Addr:              ":5000",
 			ReadHeaderTimeout: 10 * time.Second,

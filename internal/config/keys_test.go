@@ -37,8 +37,6 @@ func TestKeyClasses(t *testing.T) {
 			refused: "config: auth.silly (line 2): refused: silly auth lets any client in"},
 		{name: "refused mirror", yaml: "proxy:\n  remoteurl: https://registry-1.docker.io\n",
 			refused: "config: proxy (line 1): refused: wharf has no pull-through cache yet"},
-		{name: "refused webhooks", yaml: "notifications:\n  endpoints:\n    - name: a\n      url: http://x\n",
-			refused: "config: notifications.endpoints (line 1): refused: wharf has no webhooks yet"},
 		{name: "refused s3 encryption", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: true\n",
 			refused: "config: storage.s3.encrypt (line 4): refused: server-side encryption"},
 		{name: "refused key set to nothing", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: false\n",

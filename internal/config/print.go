@@ -26,6 +26,7 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 		return nil, fmt.Errorf("config: encode: %w", err)
 	}
 	maskSecrets(&root)
+	maskEndpointHeaders(&root)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -45,6 +46,9 @@ func maskSecrets(n *yaml.Node) {
 			if isSecretKey(k.Value) && v.Kind == yaml.ScalarNode && v.Value != "" {
 				v.SetString(Mask)
 			}
+			if strings.EqualFold(k.Value, "secrets") && v.Kind == yaml.SequenceNode {
+				maskScalars(v)
+			}
 		}
 	}
 	for _, child := range n.Content {
@@ -58,4 +62,51 @@ func isSecretKey(key string) bool {
 		return true
 	}
 	return false
+}
+
+// maskEndpointHeaders masks the values of notifications.endpoints[].headers:
+// they carry the receivers' credentials (Authorization). http.headers,
+// the registry's own response headers, stay visible.
+func maskEndpointHeaders(root *yaml.Node) {
+	endpoints := mappingValue(mappingValue(documentRoot(root), "notifications"), "endpoints")
+	if endpoints == nil {
+		return
+	}
+	for _, ep := range endpoints.Content {
+		if h := mappingValue(ep, "headers"); h != nil {
+			for i := 1; i < len(h.Content); i += 2 {
+				maskScalars(h.Content[i])
+			}
+		}
+	}
+}
+
+func documentRoot(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0]
+	}
+	return n
+}
+
+// mappingValue is the value of key in mapping n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// maskScalars replaces every non-empty scalar at or under n.
+func maskScalars(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Value != "" {
+		n.SetString(Mask)
+	}
+	for _, c := range n.Content {
+		maskScalars(c)
+	}
 }

@@ -71,6 +71,7 @@ func (c *Config) Validate() error {
 	c.validateSecurity(add)
 	c.validateHonoured(add)
 	c.validateHealth(add)
+	c.validateNotifications(add)
 	for _, list := range []struct {
 		key   string
 		exprs []string

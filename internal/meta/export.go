@@ -36,8 +36,10 @@ var exportTables = []exportTable{
 }
 
 // notExported are the tables a migration leaves behind, on purpose:
-// repo_search is derived, and the target's registry rebuilds it.
-var notExported = []string{"uploads", "schema_migrations", "repo_search"}
+// repo_search is derived, and the target's registry rebuilds it; the
+// webhooks' event log stays with the deployment that recorded it (its
+// deliveries name that deployment's endpoints).
+var notExported = []string{"uploads", "schema_migrations", "repo_search", "events", "event_deliveries", "event_attempts"}
 
 // ExportTables lists the tables Export and Import handle, in the order
 // they must be imported (a row's parents first).

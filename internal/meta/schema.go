@@ -237,6 +237,51 @@ var migrations = []string{
 	// 12: the web UI's manifest page lists the first repositories holding
 	// a manifest, by its digest alone, in index order.
 	`CREATE INDEX manifests_digest ON manifests(digest, repo_id);`,
+	// 13: webhooks' transactional outbox (internal/notify). An event is
+	// written in the transaction of the change it reports, with one
+	// delivery row per endpoint that wants it; a deliverer leases rows
+	// (lease_owner, lease_until), and each try is an attempt row. state:
+	// 0 pending, 1 delivered, 2 dead (given up). started_at is when
+	// delivery (re)started, for the age limit. The events stay, once
+	// delivered, as the audit trail until notifications.retention.
+	`CREATE TABLE events (
+		seq {{serial}},
+		id {{text}} NOT NULL UNIQUE,
+		repo {{text}} NOT NULL,
+		action {{text}} NOT NULL,
+		payload {{blob}} NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX events_created ON events(created_at);
+	CREATE INDEX events_repo ON events(repo, seq);
+	CREATE TABLE event_deliveries (
+		seq BIGINT NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+		endpoint {{text}} NOT NULL,
+		repo {{text}} NOT NULL,
+		state INTEGER NOT NULL,
+		attempts INTEGER NOT NULL,
+		started_at BIGINT NOT NULL,
+		next_at BIGINT NOT NULL,
+		lease_until BIGINT NOT NULL,
+		lease_owner {{text}} NOT NULL,
+		last_status INTEGER NOT NULL,
+		last_error {{text}} NOT NULL,
+		done_at BIGINT NOT NULL,
+		PRIMARY KEY (seq, endpoint)
+	);
+	CREATE INDEX event_deliveries_lane ON event_deliveries(endpoint, state, repo, seq);
+	CREATE INDEX event_deliveries_due ON event_deliveries(endpoint, state, next_at);
+	CREATE TABLE event_attempts (
+		id {{serial}},
+		seq BIGINT NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+		endpoint {{text}} NOT NULL,
+		at BIGINT NOT NULL,
+		status INTEGER NOT NULL,
+		error {{text}} NOT NULL,
+		duration_ms BIGINT NOT NULL,
+		node {{text}} NOT NULL
+	);
+	CREATE INDEX event_attempts_event ON event_attempts(seq, endpoint);`,
 }
 
 // searchTextTable holds, per repository, the one-line description search

@@ -28,6 +28,8 @@ type SQL struct {
 
 	beforeWrite func() // see SetBeforeWrite
 
+	events EventHook // see SetEventHook; nil: no events
+
 	// touchAfter is how old a link candidate's queue time may be before a
 	// HEAD or GET refreshes it; negative: never (see SetGracePeriod).
 	touchAfter time.Duration
@@ -234,6 +236,9 @@ func (s *SQL) commitBlob(ctx context.Context, repo string, d digest.Digest, size
 				return fmt.Errorf("end upload %s: %w", uploadID, err)
 			}
 		}
+		if err := s.recordChanges(ctx, tx, Change{Action: ActionPush, Kind: KindBlob, Repo: repo, Digest: d, Size: size}); err != nil {
+			return err
+		}
 		if commitBytes != nil {
 			return commitBytes()
 		}
@@ -340,7 +345,10 @@ func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error 
 		if err != nil {
 			return err
 		}
-		return s.link(ctx, tx, id, d)
+		if err := s.link(ctx, tx, id, d); err != nil {
+			return err
+		}
+		return s.recordMount(ctx, tx, repo, d)
 	})
 }
 
@@ -356,6 +364,9 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 			return err
 		}
 		if err := s.markRemovedByName(ctx, tx, repo, d); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, Change{Action: ActionDelete, Kind: KindBlob, Repo: repo, Digest: d}); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, CandidateBlob, 0, d, false)
@@ -401,6 +412,9 @@ func (s *SQL) PutManifestTags(ctx context.Context, repo string, m *Manifest, tag
 			return err
 		}
 		if err := s.insertManifest(ctx, tx, id, m, absent); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, manifestPushes(repo, m, tags)...); err != nil {
 			return err
 		}
 		if len(tags) == 0 {
@@ -613,6 +627,10 @@ func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest, 
 		if err := notFound(err, "repository %s", repo); err != nil {
 			return err
 		}
+		changes, err := s.manifestDeletions(ctx, tx, id, repo, d)
+		if err != nil {
+			return err
+		}
 		deleted, err = s.deleteManifestTx(ctx, tx, id, d, keepReferrers)
 		if err != nil {
 			return err
@@ -620,7 +638,10 @@ func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest, 
 		if len(deleted) == 0 {
 			return fmt.Errorf("manifest %s in %s: %w", d, repo, ErrNotFound)
 		}
-		return nil
+		for _, r := range deleted[1:] {
+			changes = append(changes, Change{Action: ActionDelete, Kind: KindManifest, Repo: repo, Digest: r})
+		}
+		return s.recordChanges(ctx, tx, changes...)
 	})
 	return deleted, err
 }
@@ -752,6 +773,9 @@ func (s *SQL) deleteTagTx(ctx context.Context, tx *sql.Tx, repo, tag string) err
 	}
 	if _, err := s.exec(ctx, tx, `DELETE FROM tags WHERE repo_id = ? AND name = ?`, repoID, tag); err != nil {
 		return fmt.Errorf("delete tag %s:%s: %w", repo, tag, err)
+	}
+	if err := s.recordChanges(ctx, tx, Change{Action: ActionDelete, Kind: KindTag, Repo: repo, Tag: tag}); err != nil {
+		return err
 	}
 	return s.enqueue(ctx, tx, CandidateManifest, repoID, digest.Digest(d), false)
 }

@@ -21,6 +21,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota + 1
 	endpointKey
+	userKey
 )
 
 // maxRequestIDLen bounds an id taken from a proxy's X-Request-Id header, so a
@@ -59,6 +60,31 @@ func SetEndpoint(ctx context.Context, name string) {
 	if l, ok := ctx.Value(endpointKey).(*endpointLabel); ok {
 		l.name = name
 	}
+}
+
+// userSlot is where the surface that authenticates a request names its
+// user, for whoever wrapped the handler (the webhooks' actor).
+type userSlot struct{ name string }
+
+// WithUserSlot returns ctx with room for SetUser.
+func WithUserSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, userKey, &userSlot{})
+}
+
+// SetUser names the authenticated user of the request; it does nothing
+// outside WithUserSlot.
+func SetUser(ctx context.Context, name string) {
+	if s, ok := ctx.Value(userKey).(*userSlot); ok {
+		s.name = name
+	}
+}
+
+// User is the name SetUser gave, or "".
+func User(ctx context.Context) string {
+	if s, ok := ctx.Value(userKey).(*userSlot); ok {
+		return s.name
+	}
+	return ""
 }
 
 // Metrics counts each request by endpoint, method and status, and times it.

@@ -28,6 +28,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
+	"github.com/wharf-registry/wharf/internal/notify"
 	"github.com/wharf-registry/wharf/internal/registry"
 	"github.com/wharf-registry/wharf/internal/ui"
 	v1 "github.com/wharf-registry/wharf/internal/v1"
@@ -44,6 +45,8 @@ type Server struct {
 	metrics *metrics.Metrics
 	health  *health.Checker
 	debug   *http.Server // nil unless http.debug.addr is set
+	// notify delivers webhooks; nil without an enabled endpoint.
+	notify *notify.Notifier
 	// acmeHTTP answers HTTP-01 challenges; nil unless
 	// http.tls.letsencrypt.httpaddr is set.
 	acmeHTTP *http.Server
@@ -133,7 +136,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	checks := health.New(log, healthChecks(cfg.Health, blobs, md))
-	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, web, checks, log, m, !cfg.Log.AccessLog.Disabled))
+	notifier, err := newNotifier(cfg, md, promReg, log)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, web, checks, log, m, !cfg.Log.AccessLog.Disabled, notifier))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -148,7 +156,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP}, nil
+		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP, notify: notifier}, nil
+}
+
+// newNotifier builds the webhooks' notifier from notifications (nil when
+// no endpoint is enabled) and installs its event hook in the store.
+func newNotifier(cfg *config.Config, md meta.Store, reg prometheus.Registerer, log *slog.Logger) (*notify.Notifier, error) {
+	store, ok := md.(meta.EventStore)
+	if !ok || len(cfg.Notifications.Endpoints) == 0 {
+		return nil, nil
+	}
+	return notify.New(notify.Options{Config: cfg.Notifications, Store: store, Log: log, Registerer: reg,
+		Addr: cfg.HTTP.Addr, SingleNode: cfg.Database == nil})
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -170,6 +189,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.purgeLoop(bg)
 	go s.gcLoop(bg)
 	go s.indexSearch(bg)
+	// Not bg: the lanes outlive ctx, to drain in Shutdown.
+	if err := s.notify.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return err
+	}
 	s.health.Start(bg)
 	if s.debug != nil {
 		go s.serveDebug()
@@ -201,6 +225,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "drain", s.cfg.HTTP.DrainTimeout)
 	drain, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.DrainTimeout)
 	defer cancel()
+	// After the requests, before the database closes: the webhooks get
+	// what is left of the drain time, and what they cannot deliver stays
+	// in the database.
+	defer s.notify.Shutdown(drain)
 	if err := s.http.Shutdown(drain); err != nil {
 		s.http.Close()
 		return fmt.Errorf("shutdown: %w", err)
@@ -340,9 +368,10 @@ func protocols(c config.HTTP) *http.Protocols {
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
 // they all share: request ids, the access log and metrics. A new surface
 // is one more mount here; its own routes stay in the package that owns it.
-func routes(reg *registry.Registry, guard *auth.Guard, web *ui.Handler, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
-	v2 := api.New(reg, log, api.Options{Guard: guard})
-	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
+func routes(reg *registry.Registry, guard *auth.Guard, web *ui.Handler, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool, n *notify.Notifier) http.Handler {
+	registryAPI := api.New(reg, log, api.Options{Guard: guard})
+	v2 := notify.WrapAPI(n, registryAPI)
+	mx := &mux{notFound: http.HandlerFunc(registryAPI.NotFound)}
 	mx.handle("/v2", "base", v2)
 	mx.handlePrefix("/v2/", "unknown", v2)
 	search := v1.New(reg, guard, log)

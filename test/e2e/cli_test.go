@@ -78,8 +78,8 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "seed 002 config", config: seed, wantOut: []string{"addr: :5000", "secret: '*****'", "service: registry", "enabled: true"},
 			wantNotOut: []string{"yoursecret"}},
 		{name: "env override", config: seed, env: []string{"REGISTRY_HTTP_ADDR=127.0.0.1:6000"}, wantOut: []string{"addr: 127.0.0.1:6000"}},
-		{name: "unimplemented key warns", config: seed + "notifications:\n  endpoints: []\n", wantOut: []string{"addr: :5000"},
-			wantErr: []string{"notifications"}},
+		{name: "unimplemented key warns", config: seed + "reporting:\n  bugsnag:\n    apikey: k\n", wantOut: []string{"addr: :5000"},
+			wantErr: []string{"reporting"}},
 		{name: "malformed yaml", config: "version: 0.1\nhttp:\n  addr: [\n", wantCode: 1, wantErr: []string{"config"}},
 		{name: "bad value names key", config: "version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n", wantCode: 1,
 			wantErr: []string{"storage.delete.enabled"}},
@@ -135,7 +135,7 @@ func TestCLIServeRefusesKeys(t *testing.T) {
 	tests := []struct{ name, config, want string }{
 		{"storage driver", "version: 0.1\nstorage:\n  gcs:\n    bucket: b\n", "storage.gcs"},
 		{"silly auth", "version: 0.1\nauth:\n  silly:\n    realm: r\n    service: s\n", "auth.silly"},
-		{"webhooks", "version: 0.1\nnotifications:\n  endpoints:\n    - name: n\n      url: http://127.0.0.1:1/\n", "notifications.endpoints"},
+		{"storage middleware", "version: 0.1\nmiddleware:\n  storage:\n    - name: cloudfront\n", "middleware"},
 		{"path prefix", "version: 0.1\nhttp:\n  prefix: /nested/\n", "http.prefix"},
 	}
 	for _, tt := range tests {
