@@ -32,6 +32,9 @@ type Config struct {
 	Validation Validation `yaml:"validation"`
 	// Health is distribution's periodic health checks.
 	Health Health `yaml:"health"`
+	// Proxy is the pull-through cache: distribution's single remoteurl,
+	// or wharf's list of upstreams beside hosted repositories.
+	Proxy Proxy `yaml:"proxy"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict

@@ -378,7 +378,6 @@ func TestWarnings(t *testing.T) {
 			"config: http.secret is not needed by wharf; ignored (line 21): wharf keeps upload state in its database, so there is nothing to sign",
 			"config: notifications is set to nothing; ignored (line 27)",
 			"config: redis is not needed by wharf; ignored (line 29): distribution caches blob descriptors in Redis; wharf's metadata database answers blob lookups; no cache is needed",
-			"config: proxy is set to nothing; ignored (line 31)",
 		}},
 		{"unknown keys", "storage:\n  filesystem:\n    rootdir: /x\nfrobnicate: true\n", nil, []string{
 			"config: storage.filesystem.rootdir is an unknown key; ignored (line 3)",
