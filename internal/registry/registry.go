@@ -81,6 +81,8 @@ type Registry struct {
 	opts  Options
 	log   *slog.Logger
 	locks uploadLocks
+	// upstream fills cached repositories; nil without a pull-through cache.
+	upstream Upstream
 }
 
 // New returns a Registry over the given stores.
