@@ -51,8 +51,12 @@ func (r *Registry) repoBlob(ctx context.Context, repo string, d digest.Digest) (
 // OpenBlob opens blob d of repo for reading.
 func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error) {
 	c, info, err := r.localOpenBlob(ctx, repo, d)
-	if err != nil && r.cached(repo) && isBlobUnknown(err) {
-		return r.upstream.OpenBlob(ctx, repo, d)
+	if r.cached(repo) {
+		if err == nil {
+			r.upstream.BlobHit(repo)
+		} else if isBlobUnknown(err) {
+			return r.upstream.OpenBlob(ctx, repo, d)
+		}
 	}
 	return c, info, err
 }

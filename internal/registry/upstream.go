@@ -26,6 +26,8 @@ type Upstream interface {
 	// OpenBlob opens a blob the cached repository lacks, streaming from
 	// the upstream while it is stored.
 	OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error)
+	// BlobHit counts a blob of a cached repository served from the stores.
+	BlobHit(repo string)
 }
 
 // SetUpstream makes u fill the cached repositories. It is called once,
@@ -89,9 +91,9 @@ func (r *Registry) LinkCachedBlob(ctx context.Context, repo string, d digest.Dig
 // PutCachedManifest stores manifest bytes fetched from an upstream, exactly
 // as received, with the given tags. Every reference may be absent: a cache
 // holds only what clients pulled. A reference the repository lost lately
-// (evicted) is reported as *MissingRefsError's digests through
-// MANIFEST_BLOB_UNKNOWN, for the caller to fetch again.
-func (r *Registry) PutCachedManifest(ctx context.Context, repo string, tags []string, mediaType string, payload []byte) (ManifestInfo, []digest.Digest, error) {
+// (evicted) is returned with MANIFEST_BLOB_UNKNOWN, for the caller to
+// fetch again before it retries.
+func (r *Registry) PutCachedManifest(ctx context.Context, repo string, tags []string, mediaType string, payload []byte) (ManifestInfo, []meta.Ref, error) {
 	if int64(len(payload)) > r.opts.MaxManifestSize {
 		return ManifestInfo{}, nil, errorf(CodeTooLarge, "upstream manifest exceeds %d bytes", r.opts.MaxManifestSize)
 	}
@@ -106,13 +108,24 @@ func (r *Registry) PutCachedManifest(ctx context.Context, repo string, tags []st
 	if err := r.meta.PutManifestTags(ctx, repo, m, tags); err != nil {
 		var missing *meta.MissingRefsError
 		if errors.As(err, &missing) {
-			ds := make([]digest.Digest, len(missing.Refs))
-			for i, ref := range missing.Refs {
-				ds[i] = ref.Digest
-			}
-			return ManifestInfo{}, ds, missingRefsError(missing)
+			return ManifestInfo{}, missing.Refs, missingRefsError(missing)
 		}
 		return ManifestInfo{}, nil, wrap(err, "store cached manifest")
 	}
 	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject, Tags: tags}, nil, nil
+}
+
+// HoldsBlob reports whether the registry holds blob d in any repository.
+func (r *Registry) HoldsBlob(ctx context.Context, d digest.Digest) (bool, error) {
+	_, err := r.meta.BlobSize(ctx, d)
+	if isNotFound(err) {
+		return false, nil
+	}
+	return err == nil, wrap(err, "stat blob %s", d)
+}
+
+// RepositoryExists reports whether repo holds anything.
+func (r *Registry) RepositoryExists(ctx context.Context, repo string) (bool, error) {
+	ok, err := r.meta.RepoExists(ctx, repo)
+	return ok, wrap(err, "repository %s", repo)
 }

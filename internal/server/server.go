@@ -28,6 +28,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
+	"github.com/wharf-registry/wharf/internal/proxy"
 	"github.com/wharf-registry/wharf/internal/registry"
 	v1 "github.com/wharf-registry/wharf/internal/v1"
 )
@@ -116,6 +117,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		URLs:              urlPolicy(cfg.Validation),
 		Space:             registrySpace(space),
 	}, log)
+	mirror, err := newProxy(cfg, reg, md, promReg, log)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
 	guard, err := newGuard(ctx, cfg, md, log)
 	if err != nil {
 		md.Close()
@@ -127,7 +133,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	checks := health.New(log, healthChecks(cfg.Health, blobs, md))
-	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, checks, log, m, !cfg.Log.AccessLog.Disabled))
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, checks, log, m, !cfg.Log.AccessLog.Disabled, mirror))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -318,11 +324,15 @@ func protocols(c config.HTTP) *http.Protocols {
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
 // they all share: request ids, the access log and metrics. A new surface
 // is one more mount here; its own routes stay in the package that owns it.
-func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool) http.Handler {
+func routes(reg *registry.Registry, guard *auth.Guard, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool, mirror *proxy.Proxy) http.Handler {
 	v2 := api.New(reg, log, api.Options{Guard: guard})
 	mx := &mux{notFound: http.HandlerFunc(v2.NotFound)}
 	mx.handle("/v2", "base", v2)
-	mx.handlePrefix("/v2/", "unknown", v2)
+	var repos http.Handler = v2
+	if mirror != nil {
+		repos = mirror.Rewrite(v2) // ?ns=, prefixes and the default upstream name cached repositories
+	}
+	mx.handlePrefix("/v2/", "unknown", repos)
 	search := v1.New(reg, guard, log)
 	mx.handlePrefix("/v1/", "v1", search)
 	mx.handle("/_ping", "v1_ping", search)

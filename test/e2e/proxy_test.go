@@ -1,0 +1,362 @@
+package e2e
+
+// Pull-through cache tests: wharf mirrors real registries (Debian's
+// docker-registry, distribution 2.8.2) started here on loopback, one
+// anonymous and one behind htpasswd, and real clients pull through it.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/wharf-registry/wharf/internal/testenv"
+)
+
+// pxUpstream is a docker-registry process serving as an upstream, with its
+// access log kept so tests can count the requests it received.
+type pxUpstream struct {
+	*Server
+	stop func()
+}
+
+// pxStartUpstream runs docker-registry on a free loopback port; htpasswd,
+// when set, is the path of its htpasswd file.
+func pxStartUpstream(t testing.TB, htpasswd string) *pxUpstream {
+	t.Helper()
+	bin := testenv.Need(t, registry2SkipMessage, "WHARF_TEST_REGISTRY2")[0]
+	s := &Server{t: t, Addr: freeAddr(t), Log: &syncBuffer{}, Root: t.TempDir()}
+	s.URL = "http://" + s.Addr
+	auth := ""
+	if htpasswd != "" {
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: upstream\n    path: %s\n", htpasswd)
+	}
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+%s`, s.Root, s.Addr, auth)
+	path := filepath.Join(t.TempDir(), "upstream.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", path)
+	cmd.Stdout, cmd.Stderr = s.Log, s.Log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start docker-registry: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop := func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return &pxUpstream{Server: s, stop: stop}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("docker-registry not ready after 30s:\n%s", s.Log.String())
+	return nil
+}
+
+// countGets counts the GETs of path in the upstream's access log.
+func (u *pxUpstream) countGets(path string) int {
+	return strings.Count(u.Log.String(), `"GET `+path+` `)
+}
+
+// pxBigImage is an image with one layer of size random bytes.
+func pxBigImage(t testing.TB, seed uint64, size int) (v1.Image, v1.Layer) {
+	t.Helper()
+	l := static.NewLayer(whRandBytes(seed, size), types.DockerLayer)
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, l
+}
+
+// pxDigest of raw bytes, as a string.
+func pxDigest(b []byte) string {
+	h := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// pxGetManifest GETs a manifest from wharf with every manifest type
+// accepted, as clients do.
+func pxGetManifest(t testing.TB, url string) whResp {
+	t.Helper()
+	return whDo(t, http.MethodGet, url, map[string]string{"Accept": strings.Join([]string{
+		string(types.OCIImageIndex), string(types.DockerManifestList), string(types.OCIManifestSchema1), string(types.DockerManifestSchema2),
+	}, ", ")}, nil)
+}
+
+// pxProxyConfig is wharf's proxy section for the anonymous upstream under
+// two names (a long TTL and a short one) and the authenticated one.
+func pxProxyConfig(anon, authed *pxUpstream, user, pass string) string {
+	return fmt.Sprintf(`proxy:
+  probeinterval: 1h
+  upstreams:
+    - name: anon.test
+      aliases: [anon]
+      url: %s
+      default: true
+      ttl: 1h
+    - name: fresh.test
+      url: %s
+      ttl: 1s
+    - name: auth.test
+      url: %s
+      username: %s
+      password: %s
+`, anon.URL, anon.URL, authed.URL, user, pass)
+}
+
+// TestProxyPullThrough runs the cache against real registries: every
+// addressing form, byte-identical digests, coalesced blob fetches, TTLs,
+// upstream auth, refused pushes beside working hosted pushes, and an
+// upstream that stops.
+func TestProxyPullThrough(t *testing.T) {
+	const user, pass = "mirror", "s3cret-upstream-pw"
+	anon := pxStartUpstream(t, "")
+	authed := pxStartUpstream(t, auHtpasswd(t, map[string]string{user: pass}))
+	s := StartServer(t, ServerOptions{ExtraConfig: pxProxyConfig(anon, authed, user, pass)})
+
+	plain := whRandomImage(t, 4096, 3)
+	plainDigest := whPush(t, anon.Server, "lib/plain:v1", plain)
+	idx, err := random.Index(2048, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(whRef(t, anon.Server, "lib/multi:v1"), idx, whRemote(t)...); err != nil {
+		t.Fatalf("push index upstream: %v", err)
+	}
+	big, bigLayer := pxBigImage(t, 48, 48<<20)
+	whPush(t, anon.Server, "lib/big:v1", big)
+	private := whRandomImage(t, 2048, 2)
+	if err := remote.Write(whRef(t, authed.Server, "team/tool:1"), private, whRemote(t, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))...); err != nil {
+		t.Fatalf("push to authenticated upstream: %v", err)
+	}
+
+	t.Run("prefix form, byte-identical", func(t *testing.T) {
+		whVerifyImage(t, s, "anon.test/lib/plain:v1", plain)
+		whVerifyImage(t, s, "anon.test/lib/plain@"+plainDigest.String(), plain)
+	})
+	t.Run("alias, ns and default address the same cache", func(t *testing.T) {
+		want, _ := plain.RawManifest()
+		for _, u := range []string{
+			s.URL + "/v2/anon/lib/plain/manifests/v1",
+			s.URL + "/v2/lib/plain/manifests/v1?ns=anon.test",
+			s.URL + "/v2/lib/plain/manifests/v1",
+		} {
+			r := pxGetManifest(t, u)
+			if r.Status != http.StatusOK || !bytes.Equal(r.Body, want) || r.Header.Get("Docker-Content-Digest") != plainDigest.String() {
+				t.Errorf("GET %s: %s, digest %q", u, r, r.Header.Get("Docker-Content-Digest"))
+			}
+		}
+		// An ns naming no upstream selects nothing and is never dialed.
+		r := pxGetManifest(t, s.URL+"/v2/lib/plain/manifests/v1?ns=nowhere.invalid")
+		if r.Status != http.StatusOK {
+			t.Errorf("unknown ns: %s (want the default upstream's answer)", r)
+		}
+	})
+	t.Run("index kept whole, children fetched on demand", func(t *testing.T) {
+		got, err := remote.Index(whRef(t, s, "anon.test/lib/multi:v1"), whRemote(t)...)
+		if err != nil {
+			t.Fatalf("pull index: %v", err)
+		}
+		wantRaw, _ := idx.RawManifest()
+		gotRaw, err := got.RawManifest()
+		if err != nil || !bytes.Equal(gotRaw, wantRaw) {
+			t.Fatalf("index bytes differ (%v)", err)
+		}
+		im, _ := idx.IndexManifest()
+		child := im.Manifests[0].Digest
+		childImg, _ := idx.Image(child)
+		whVerifyImage(t, s, "anon.test/lib/multi@"+child.String(), childImg)
+		for _, other := range im.Manifests[1:] {
+			if n := anon.countGets("/v2/lib/multi/manifests/" + other.Digest.String()); n != 0 {
+				t.Errorf("child %s nobody asked for was fetched %d times", other.Digest, n)
+			}
+		}
+	})
+	t.Run("8 concurrent pulls of an uncached 48 MiB layer, one upstream GET", func(t *testing.T) {
+		d, _ := bigLayer.Digest()
+		path := "/v2/lib/big/blobs/" + d.String()
+		want := whRandBytes(48, 48<<20)
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- pxFetchBlob(t, s.URL+"/v2/anon.test/lib/big/blobs/"+d.String(), want, i >= 8)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if n := anon.countGets(path); n != 1 {
+			t.Errorf("upstream saw %d GETs of the layer, want 1", n)
+		}
+		// Now cached: served without the upstream.
+		if err := pxFetchBlob(t, s.URL+"/v2/anon.test/lib/big/blobs/"+d.String(), want, false); err != nil {
+			t.Error(err)
+		}
+		if n := anon.countGets(path); n != 1 {
+			t.Errorf("upstream saw %d GETs of the layer after a cached pull, want 1", n)
+		}
+	})
+	t.Run("upstream auth, credentials kept inside", func(t *testing.T) {
+		whVerifyImage(t, s, "auth.test/team/tool:1", private)
+		if strings.Contains(s.Log.String(), pass) {
+			t.Errorf("the upstream password appears in wharf's log")
+		}
+	})
+	t.Run("pushes refused in cached namespaces, hosted pushes work", func(t *testing.T) {
+		r := whDo(t, http.MethodPost, s.URL+"/v2/anon.test/lib/plain/blobs/uploads/", nil, nil)
+		whExpectError(t, "push into a cache", r, http.StatusForbidden, "DENIED")
+		if !strings.Contains(string(r.Body), "pull-through cache") {
+			t.Errorf("refusal does not say why: %s", r)
+		}
+		r = whDo(t, http.MethodPost, s.URL+"/v2/lib/plain/blobs/uploads/?ns=anon.test", nil, nil)
+		whExpectError(t, "push into a cache by ns", r, http.StatusForbidden, "DENIED")
+		hosted := whRandomImage(t, 1024, 2)
+		whPush(t, s, "hosted/app:1", hosted)
+		whVerifyImage(t, s, "hosted/app:1", hosted)
+	})
+	t.Run("tag moved upstream: seen after the TTL, not before", func(t *testing.T) {
+		whVerifyImage(t, s, "fresh.test/lib/plain:v1", plain) // cached under both names
+		moved := whRandomImage(t, 4096, 2)
+		whPush(t, anon.Server, "lib/plain:v1", moved)
+		// The 1h TTL name still trusts its copy.
+		whVerifyImage(t, s, "anon.test/lib/plain:v1", plain)
+		movedDigest, _ := moved.Digest()
+		pxWaitDigest(t, s, "fresh.test/lib/plain", "v1", movedDigest.String())
+		whVerifyImage(t, s, "fresh.test/lib/plain:v1", moved)
+		// Put the tag back for the tests that follow.
+		whPush(t, anon.Server, "lib/plain:v1", plain)
+		pxWaitDigest(t, s, "fresh.test/lib/plain", "v1", plainDigest.String())
+	})
+	t.Run("upstream down: cached images pull, uncached fail fast", func(t *testing.T) {
+		unpulled := whRandomImage(t, 1024, 1)
+		whPush(t, anon.Server, "lib/unpulled:v1", unpulled)
+		anon.stop()
+		// Past its 1s TTL, the fresh.test tag is still served.
+		time.Sleep(1100 * time.Millisecond)
+		whVerifyImage(t, s, "fresh.test/lib/plain:v1", plain)
+		whVerifyImage(t, s, "anon.test/lib/plain:v1", plain)
+		r := pxGetManifest(t, s.URL+"/v2/anon.test/lib/unpulled/manifests/v1")
+		whExpectError(t, "uncached with upstream down", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		if !strings.Contains(string(r.Body), "not cached") {
+			t.Errorf("error does not say the image is not cached: %s", r)
+		}
+		// Hosted content is untouched by the upstream's state.
+		r = pxGetManifest(t, s.URL+"/v2/hosted/app/manifests/1")
+		if r.Status != http.StatusOK {
+			t.Errorf("hosted pull with upstream down: %s", r)
+		}
+	})
+}
+
+// pxWaitDigest polls wharf until repo:tag resolves to want (30s at most).
+func pxWaitDigest(t testing.TB, s *Server, repo, tag, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := pxGetManifest(t, s.URL+"/v2/"+repo+"/manifests/"+tag)
+		if r.Header.Get("Docker-Content-Digest") == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s:%s still at %s after 30s, want %s", repo, tag, r.Header.Get("Docker-Content-Digest"), want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// pxFetchBlob GETs a blob (with rangeReq, bytes 1000-1999 only) and checks
+// the bytes against want.
+func pxFetchBlob(t testing.TB, url string, want []byte, rangeReq bool) error {
+	hdr := map[string]string{}
+	if rangeReq {
+		hdr["Range"] = "bytes=1000-1999"
+	}
+	req, err := http.NewRequestWithContext(ctx(t), http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read blob (range %t): %w", rangeReq, err)
+	}
+	if rangeReq {
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, want[1000:2000]) {
+			return fmt.Errorf("range GET: status %d, %d bytes, match %t", resp.StatusCode, len(got), bytes.Equal(got, want[1000:2000]))
+		}
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK || pxDigest(got) != pxDigest(want) {
+		return fmt.Errorf("GET blob: status %d, %d bytes, digest %s want %s", resp.StatusCode, len(got), pxDigest(got), pxDigest(want))
+	}
+	return nil
+}
