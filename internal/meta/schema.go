@@ -223,6 +223,13 @@ var migrations = []string{
 	// 10: search: an index of repository names for substring search,
 	// kept in step with the repositories table by the database itself.
 	`{{search_index}}`,
+	// 11: the pull-through cache's fetch leases: the node holding a key's
+	// row fetches that blob from the upstream while the others wait; a
+	// crashed node's lease lapses at expires_at.
+	`CREATE TABLE proxy_fetches (
+		fetch_key {{text}} PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	);`,
 }
 
 // sqliteSearchIndex is an FTS5 trigram index over repository names: a

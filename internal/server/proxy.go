@@ -36,8 +36,9 @@ func newProxy(cfg *config.Config, reg *registry.Registry, md meta.Store, promReg
 		Metrics:       proxy.NewMetrics(promReg),
 		Log:           log.With("component", "proxy"),
 	}
-	if l, ok := md.(proxy.BlobLocker); ok {
-		opts.Lock = l
+	if leases, ok := md.(meta.FetchLeases); ok && cfg.Database != nil {
+		// Several nodes share the stores: one of them fetches each blob.
+		opts.Lock = &proxy.LeaseLocker{Leases: leases}
 	}
 	p, err := proxy.New(reg, opts)
 	if err != nil {
