@@ -360,3 +360,50 @@ func pxFetchBlob(t testing.TB, url string, want []byte, rangeReq bool) error {
 	}
 	return nil
 }
+
+// TestProxyCluster runs the cache on 3 nodes over PostgreSQL and S3 behind
+// a round-robin front: pulls through any node are byte-identical, and 8
+// concurrent pulls of an uncached 48 MiB layer spread over the nodes cause
+// one upstream GET between them.
+func TestProxyCluster(t *testing.T) {
+	soServices(t)
+	anon := pxStartUpstream(t, "")
+	c := soStartCluster(t, soNewStores(t), 3, soSettings{Extra: fmt.Sprintf(`proxy:
+  upstreams:
+    - name: anon.test
+      url: %s
+      default: true
+`, anon.URL)})
+	plain := whRandomImage(t, 4096, 3)
+	whPush(t, anon.Server, "lib/plain:v1", plain)
+	big, bigLayer := pxBigImage(t, 7, 48<<20)
+	whPush(t, anon.Server, "lib/big:v1", big)
+
+	for range 3 { // each node in turn, through the round-robin front
+		whVerifyImage(t, c.Front, "anon.test/lib/plain:v1", plain)
+	}
+	d, _ := bigLayer.Digest()
+	want := whRandBytes(7, 48<<20)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- pxFetchBlob(t, c.Front.URL+"/v2/lib/big/blobs/"+d.String(), want, false)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("%v\n%s", err, c.Logs())
+		}
+	}
+	if n := anon.countGets("/v2/lib/big/blobs/" + d.String()); n != 1 {
+		t.Errorf("upstream saw %d GETs of the layer from 3 nodes, want 1", n)
+	}
+	if h := c.Proxy.Hits(); h[0] == 0 || h[1] == 0 || h[2] == 0 {
+		t.Errorf("requests per node %v: the front did not spread them", h)
+	}
+}
