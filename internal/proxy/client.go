@@ -340,6 +340,7 @@ func parseChallenge(h string) (string, map[string]string) {
 			}
 		} else {
 			val, rest, _ = strings.Cut(after, ",")
+			val = strings.TrimSpace(val)
 		}
 		params[key] = val
 		rest = strings.TrimPrefix(strings.TrimSpace(rest), ",")
