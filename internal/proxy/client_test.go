@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/config"
 )
 
 func TestParseChallenge(t *testing.T) {
@@ -80,5 +86,59 @@ func TestCheckManifestDigest(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v, want ok %t", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestUpstreamHealth: a 429 with Retry-After, a 5xx or a refused connection
+// marks the upstream down; until the interval passes no request goes out,
+// and then one request probes it.
+func TestUpstreamHealth(t *testing.T) {
+	var hits atomic.Int64
+	status := atomic.Int64{}
+	status.Store(http.StatusTooManyRequests)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+	u, err := newUpstream(config.Upstream{Name: "up", URL: srv.URL}, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := u.do(ctx, http.MethodGet, "a/manifests/1", "", ""); !errors.Is(err, errUnavailable) {
+		t.Fatalf("429: %v, want unavailable", err)
+	}
+	for range 5 {
+		if _, err := u.do(ctx, http.MethodGet, "a/manifests/1", "", ""); !errors.Is(err, errUnavailable) {
+			t.Fatalf("while down: %v", err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("upstream asked %d times while marked down by Retry-After, want 1", n)
+	}
+	if u.healthy() {
+		t.Errorf("healthy after a 429")
+	}
+	// After Retry-After (1s, longer than the 10ms interval) one probe goes out.
+	status.Store(http.StatusOK)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := u.do(ctx, http.MethodGet, "a/manifests/1", "", "")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never probed again: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("upstream asked %d times, want 2 (the 429 and the probe)", n)
+	}
+	if !u.healthy() {
+		t.Errorf("not healthy after a successful probe")
 	}
 }

@@ -407,3 +407,49 @@ func TestProxyCluster(t *testing.T) {
 		t.Errorf("requests per node %v: the front did not spread them", h)
 	}
 }
+
+// TestProxyBearerUpstream mirrors a second wharf running its token server:
+// the cache answers the upstream's Bearer challenge with its configured
+// credentials (the token dance: realm, service, scope), the mirror's own
+// access policy lets anonymous clients pull the cached namespace only, and
+// neither the upstream password nor a token reaches the mirror's debug log
+// or its clients.
+func TestProxyBearerUpstream(t *testing.T) {
+	up, _ := auTokenServer(t, auPolicy)
+	secret := whRandomImage(t, 2048, 2)
+	alice := remote.WithAuth(&authn.Basic{Username: "alice", Password: auUsers["alice"]})
+	if err := remote.Write(whRef(t, up, "team/secret:1"), secret, whRemote(t, alice)...); err != nil {
+		t.Fatalf("push to the token-auth upstream: %v", err)
+	}
+	ht := auHtpasswd(t, auUsers)
+	mirror := auServe(t, auServerConfig{Extra: fmt.Sprintf(`auth:
+  htpasswd:
+    realm: mirror
+    path: %s
+access:
+  admins: [alice]
+  public: ["up.test/*"]
+proxy:
+  upstreams:
+    - name: up.test
+      url: %s
+      username: alice
+      password: %s
+`, ht, up.URL, auUsers["alice"])})
+
+	whVerifyImage(t, mirror, "up.test/team/secret:1", secret) // anonymous, through the public rule
+	r := whDo(t, http.MethodGet, mirror.URL+"/v2/team/other/manifests/1", nil, nil)
+	if r.Status != http.StatusUnauthorized {
+		t.Errorf("anonymous pull outside the public cache: %s, want 401", r)
+	}
+	r = whDo(t, http.MethodGet, mirror.URL+"/v2/up.test/team/missing/manifests/1", nil, nil)
+	whExpectError(t, "missing upstream manifest", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+	for _, leak := range []string{auUsers["alice"], "Bearer ey", "Basic YWxp"} {
+		if strings.Contains(mirror.Log.String(), leak) {
+			t.Errorf("the mirror's log holds %q", leak)
+		}
+		if strings.Contains(string(r.Body), leak) {
+			t.Errorf("an error body holds %q", leak)
+		}
+	}
+}
