@@ -27,6 +27,8 @@ type Proxy struct {
 	ProbeInterval time.Duration `yaml:"probeinterval"`
 	// NegativeTTL is how long an upstream's 404 is remembered.
 	NegativeTTL time.Duration `yaml:"negativettl"`
+	// EvictInterval is how often the size caps are enforced.
+	EvictInterval time.Duration `yaml:"evictinterval"`
 }
 
 // Upstream is one registry mirrored under Name.
@@ -130,6 +132,7 @@ func (c *Config) validateProxy(add func(key string, err error)) {
 	add("proxy.ttl", checkNonNegative(p.TTL))
 	add("proxy.probeinterval", checkNonNegative(p.ProbeInterval))
 	add("proxy.negativettl", checkNonNegative(p.NegativeTTL))
+	add("proxy.evictinterval", checkNonNegative(p.EvictInterval))
 	if p.MaxSize < 0 {
 		add("proxy.maxsize", errors.New("must not be negative"))
 	}

@@ -36,7 +36,7 @@ var exportTables = []exportTable{
 }
 
 // notExported are the tables a migration leaves behind, on purpose.
-var notExported = []string{"uploads", "schema_migrations", "proxy_fetches"}
+var notExported = []string{"uploads", "schema_migrations", "proxy_fetches", "proxy_access"}
 
 // ExportTables lists the tables Export and Import handle, in the order
 // they must be imported (a row's parents first).

@@ -28,7 +28,7 @@ func TestExportCoversSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	known := append(meta.ExportTables(), "uploads", "schema_migrations", "proxy_fetches")
+	known := append(meta.ExportTables(), "uploads", "schema_migrations", "proxy_fetches", "proxy_access")
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // FetchLeases are the pull-through cache's cluster-wide fetch leases.
@@ -54,6 +56,103 @@ func (s *SQL) ReleaseFetch(ctx context.Context, key string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `DELETE FROM proxy_fetches WHERE fetch_key = ?`, key); err != nil {
 			return fmt.Errorf("release fetch lease: %w", err)
+		}
+		return nil
+	})
+}
+
+// CachedManifest is a manifest of a cached repository, as eviction sees it.
+type CachedManifest struct {
+	Repo   string
+	Digest digest.Digest
+	// AccessedAt is when it was last pulled (its creation if never since).
+	AccessedAt time.Time
+	// Bytes is the size of the blobs it references that the registry holds.
+	Bytes int64
+}
+
+// CacheUsage is the pull-through cache's view of the metadata store.
+type CacheUsage interface {
+	// TouchCached records a pull of manifest d of a cached repository.
+	TouchCached(ctx context.Context, repo string, d digest.Digest) error
+	// PrefixBytes is the size of the distinct blobs linked to the
+	// repositories whose names start with prefix.
+	PrefixBytes(ctx context.Context, prefix string) (int64, error)
+	// LeastRecentlyPulled lists up to n manifests of repositories under
+	// prefix, least recently pulled first.
+	LeastRecentlyPulled(ctx context.Context, prefix string, n int) ([]CachedManifest, error)
+	// ForgetCached drops the access record of an evicted manifest.
+	ForgetCached(ctx context.Context, repo string, d digest.Digest) error
+}
+
+// prefixRange turns a name prefix into a half-open range of names, which
+// an index serves (LIKE would need escaping, and '_' is a name character).
+func prefixRange(prefix string) (string, string) {
+	if prefix == "" {
+		return "", "\U0010FFFF"
+	}
+	last := prefix[len(prefix)-1]
+	return prefix, prefix[:len(prefix)-1] + string(rune(last+1))
+}
+
+// TouchCached implements CacheUsage.
+func (s *SQL) TouchCached(ctx context.Context, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO proxy_access (repo, digest, accessed_at) VALUES (?, ?, ?)
+			ON CONFLICT (repo, digest) DO UPDATE SET accessed_at = excluded.accessed_at`, repo, d.String(), s.millis())
+		if err != nil {
+			return fmt.Errorf("record pull of %s@%s: %w", repo, d, err)
+		}
+		return nil
+	})
+}
+
+// PrefixBytes implements CacheUsage.
+func (s *SQL) PrefixBytes(ctx context.Context, prefix string) (int64, error) {
+	lo, hi := prefixRange(prefix)
+	var n int64
+	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b
+		WHERE b.digest IN (SELECT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id
+			WHERE r.name >= ? AND r.name < ?)`), lo, hi).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("bytes under %s: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// LeastRecentlyPulled implements CacheUsage.
+func (s *SQL) LeastRecentlyPulled(ctx context.Context, prefix string, n int) ([]CachedManifest, error) {
+	lo, hi := prefixRange(prefix)
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(`SELECT r.name, m.digest, COALESCE(a.accessed_at, m.created_at) AS at,
+		(SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM manifest_refs mr JOIN blobs b ON b.digest = mr.ref_digest
+			WHERE mr.repo_id = m.repo_id AND mr.manifest_digest = m.digest AND mr.kind = ?)
+		FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		LEFT JOIN proxy_access a ON a.repo = r.name AND a.digest = m.digest
+		WHERE r.name >= ? AND r.name < ?
+		ORDER BY at, r.name, m.digest LIMIT ?`), int(RefBlob), lo, hi, n)
+	if err != nil {
+		return nil, fmt.Errorf("least recently pulled under %s: %w", prefix, err)
+	}
+	defer rows.Close()
+	var out []CachedManifest
+	for rows.Next() {
+		var c CachedManifest
+		var d string
+		var at int64
+		if err := rows.Scan(&c.Repo, &d, &at, &c.Bytes); err != nil {
+			return nil, fmt.Errorf("least recently pulled: %w", err)
+		}
+		c.Digest, c.AccessedAt = digest.Digest(d), time.UnixMilli(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ForgetCached implements CacheUsage.
+func (s *SQL) ForgetCached(ctx context.Context, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `DELETE FROM proxy_access WHERE repo = ? AND digest = ?`, repo, d.String()); err != nil {
+			return fmt.Errorf("forget pull of %s@%s: %w", repo, d, err)
 		}
 		return nil
 	})

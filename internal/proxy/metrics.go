@@ -15,6 +15,7 @@ type Metrics struct {
 	bytesIn   *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	coalesces *prometheus.CounterVec
+	evictions prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -44,8 +45,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "wharf_proxy_coalesced_total",
 			Help: "Requests that waited for a fetch already in flight instead of asking the upstream, by kind.",
 		}, []string{"kind"}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wharf_proxy_evicted_manifests_total",
+			Help: "Cached manifests evicted by the size caps (their blobs go with garbage collection).",
+		}),
 	}
-	reg.MustRegister(m.hits, m.misses, m.stales, m.bytesIn, m.errors, m.coalesces)
+	reg.MustRegister(m.hits, m.misses, m.stales, m.bytesIn, m.errors, m.coalesces, m.evictions)
 	return m
 }
 
@@ -76,6 +81,12 @@ func (m *Metrics) upstreamError(upstream string) {
 func (m *Metrics) coalesced(kind string) {
 	if m != nil {
 		m.coalesces.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) evicted() {
+	if m != nil {
+		m.evictions.Inc()
 	}
 }
 

@@ -37,10 +37,16 @@ type Options struct {
 	// FetchTimeout bounds one upstream blob fetch (default 1h).
 	FetchTimeout time.Duration
 	// Lock, when set, makes one node of a cluster fetch a blob while the
-	// others wait for it (PostgreSQL advisory locks).
-	Lock    BlobLocker
-	Metrics *Metrics
-	Log     *slog.Logger
+	// others wait for it (PostgreSQL: LeaseLocker).
+	Lock BlobLocker
+	// Usage records pulls and measures the caches for eviction; MaxSize
+	// caps all caches together (0: no total cap), checked every
+	// EvictInterval (default 1m).
+	Usage         meta.CacheUsage
+	MaxSize       int64
+	EvictInterval time.Duration
+	Metrics       *Metrics
+	Log           *slog.Logger
 }
 
 // BlobLocker serialises the fetch of one blob across nodes. Lock blocks
@@ -65,6 +71,7 @@ type Proxy struct {
 	fresh    map[string]time.Time // repo:tag -> when the upstream last confirmed it
 	negative map[string]time.Time // key -> until when the upstream's 404 stands
 	fetches  map[string]*blobFetch
+	touched  map[string]time.Time // repo@digest -> when its pull was last recorded
 }
 
 // New builds the Proxy over reg and hooks it into reg.
@@ -75,6 +82,9 @@ func New(reg *registry.Registry, opts Options) (*Proxy, error) {
 	if opts.NegativeTTL <= 0 {
 		opts.NegativeTTL = config.DefaultProxyNegativeTTL
 	}
+	if opts.EvictInterval <= 0 {
+		opts.EvictInterval = time.Minute
+	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = time.Hour
 	}
@@ -82,7 +92,7 @@ func New(reg *registry.Registry, opts Options) (*Proxy, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	p := &Proxy{reg: reg, byName: map[string]*upstream{}, opts: opts, log: opts.Log, m: opts.Metrics,
-		fresh: map[string]time.Time{}, negative: map[string]time.Time{}, fetches: map[string]*blobFetch{}}
+		fresh: map[string]time.Time{}, negative: map[string]time.Time{}, fetches: map[string]*blobFetch{}, touched: map[string]time.Time{}}
 	for _, cfg := range opts.Upstreams {
 		u, err := newUpstream(cfg, opts.ProbeInterval)
 		if err != nil {
@@ -131,6 +141,14 @@ func (p *Proxy) Manifest(ctx context.Context, repo, ref string) (registry.Manife
 	if lerr != nil && !isUnknown(lerr) {
 		return registry.ManifestInfo{}, lerr
 	}
+	m, err := p.manifest(ctx, u, repo, path, ref, local, lerr)
+	if err == nil {
+		p.touch(ctx, repo, m.Digest)
+	}
+	return m, err
+}
+
+func (p *Proxy) manifest(ctx context.Context, u *upstream, repo, path, ref string, local registry.ManifestInfo, lerr error) (registry.ManifestInfo, error) {
 	if registry.IsDigest(ref) {
 		if lerr == nil {
 			p.m.hit(u.cfg.Name, "manifest")

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
@@ -128,4 +129,19 @@ func (r *Registry) HoldsBlob(ctx context.Context, d digest.Digest) (bool, error)
 func (r *Registry) RepositoryExists(ctx context.Context, repo string) (bool, error) {
 	ok, err := r.meta.RepoExists(ctx, repo)
 	return ok, wrap(err, "repository %s", repo)
+}
+
+// EvictCached deletes manifest d of cached repository repo with its tags,
+// whatever storage.delete.enabled says: eviction is the cache's own
+// housekeeping. What the manifest referenced becomes a garbage candidate,
+// so the collector frees only what nothing else references.
+func (r *Registry) EvictCached(ctx context.Context, repo string, d digest.Digest) error {
+	if !r.cached(repo) {
+		return fmt.Errorf("evict %s@%s: not a cached repository", repo, d)
+	}
+	_, err := r.meta.DeleteManifest(ctx, repo, d, r.opts.KeepReferrers)
+	if isNotFound(err) {
+		return nil
+	}
+	return wrap(err, "evict %s@%s", repo, d)
 }

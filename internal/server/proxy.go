@@ -33,8 +33,13 @@ func newProxy(cfg *config.Config, reg *registry.Registry, md meta.Store, promReg
 		ProbeInterval: cfg.Proxy.ProbeInterval,
 		NegativeTTL:   cfg.Proxy.NegativeTTL,
 		SpoolDir:      spool,
+		MaxSize:       int64(cfg.Proxy.MaxSize),
+		EvictInterval: cfg.Proxy.EvictInterval,
 		Metrics:       proxy.NewMetrics(promReg),
 		Log:           log.With("component", "proxy"),
+	}
+	if usage, ok := md.(meta.CacheUsage); ok {
+		opts.Usage = usage
 	}
 	if leases, ok := md.(meta.FetchLeases); ok && cfg.Database != nil {
 		// Several nodes share the stores: one of them fetches each blob.

@@ -47,6 +47,8 @@ type Server struct {
 	// acmeHTTP answers HTTP-01 challenges; nil unless
 	// http.tls.letsencrypt.httpaddr is set.
 	acmeHTTP *http.Server
+	// mirror is the pull-through cache; nil without proxy upstreams.
+	mirror *proxy.Proxy
 }
 
 // debugServer serves Prometheus metrics (when enabled) and pprof on
@@ -148,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP}, nil
+		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP, mirror: mirror}, nil
 }
 
 // Run listens on the configured address and serves until ctx is cancelled,
@@ -169,6 +171,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go s.purgeLoop(bg)
 	go s.gcLoop(bg)
+	if s.mirror != nil {
+		go s.mirror.Run(bg)
+	}
 	s.health.Start(bg)
 	if s.debug != nil {
 		go s.serveDebug()

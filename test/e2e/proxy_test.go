@@ -453,3 +453,71 @@ proxy:
 		}
 	}
 }
+
+// TestProxyEviction caps the cache below two images that share a layer
+// with each other and with a hosted image: the least recently pulled image
+// is evicted, the collector frees only its own layer, and the shared layer
+// stays for the cached and the hosted image alike. An evicted image pulled
+// again is fetched again.
+func TestProxyEviction(t *testing.T) {
+	anon := pxStartUpstream(t, "")
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`gc:
+  interval: 200ms
+  graceperiod: 0s
+proxy:
+  evictinterval: 200ms
+  upstreams:
+    - name: anon.test
+      url: %s
+      maxsize: 600KiB
+`, anon.URL)})
+	layers := gcLayers(t, 3, 256<<10)
+	own, ownB, shared := layers[0], layers[1], layers[2]
+	imgA := gcMustImage(t, []v1.Layer{own, shared}, "a")
+	imgB := gcMustImage(t, []v1.Layer{ownB, shared}, "b")
+	hosted := gcMustImage(t, []v1.Layer{shared}, "h")
+	whPush(t, anon.Server, "lib/a:1", imgA)
+	whPush(t, anon.Server, "lib/b:1", imgB)
+	whPush(t, s, "hosted/h:1", hosted)
+	dOwn, _ := own.Digest()
+	dOwnB, _ := ownB.Digest()
+	dShared, _ := shared.Digest()
+
+	whVerifyImage(t, s, "anon.test/lib/a:1", imgA)
+	whVerifyImage(t, s, "anon.test/lib/b:1", imgB) // over the cap: a, pulled least recently, goes
+	pxWaitGone(t, s, dOwn.String())
+	files := gcBlobFiles(t, s.Root)
+	if _, ok := files[dShared.String()]; !ok {
+		t.Fatalf("the shared layer was removed with the evicted image")
+	}
+	whVerifyImage(t, s, "anon.test/lib/b:1", imgB)
+	whVerifyImage(t, s, "hosted/h:1", hosted)
+
+	// Pulled again, a is fetched again (its layer too), and now b is the
+	// least recently pulled.
+	whVerifyImage(t, s, "anon.test/lib/a:1", imgA)
+	pxWaitGone(t, s, dOwnB.String())
+	if _, ok := gcBlobFiles(t, s.Root)[dShared.String()]; !ok {
+		t.Fatalf("the shared layer was removed with the second eviction")
+	}
+	anon.stop()
+	whVerifyImage(t, s, "anon.test/lib/a:1", imgA)
+	whVerifyImage(t, s, "hosted/h:1", hosted)
+	r := pxGetManifest(t, s.URL+"/v2/anon.test/lib/b/manifests/1")
+	whExpectError(t, "evicted image with the upstream down", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+}
+
+// pxWaitGone waits (30s at most) until blob d's file is gone from s.
+func pxWaitGone(t testing.TB, s *Server, d string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := gcBlobFiles(t, s.Root)[d]; !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blob %s still stored after 30s\n%s", d, confTail(s.Log.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
