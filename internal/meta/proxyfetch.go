@@ -75,8 +75,11 @@ type CachedManifest struct {
 type CacheUsage interface {
 	// TouchCached records a pull of manifest d of a cached repository.
 	TouchCached(ctx context.Context, repo string, d digest.Digest) error
-	// PrefixBytes is the size of the distinct blobs linked to the
-	// repositories whose names start with prefix.
+	// PrefixBytes is the size of the distinct blobs that manifests of the
+	// repositories whose names start with prefix reference and hold. Links
+	// no manifest references (garbage the collector has yet to take, or
+	// blobs whose manifest is still to come) do not count: a cap is about
+	// what the caches keep.
 	PrefixBytes(ctx context.Context, prefix string) (int64, error)
 	// LeastRecentlyPulled lists up to n manifests of repositories under
 	// prefix, least recently pulled first.
@@ -113,7 +116,8 @@ func (s *SQL) PrefixBytes(ctx context.Context, prefix string) (int64, error) {
 	var n int64
 	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b
 		WHERE b.digest IN (SELECT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id
-			WHERE r.name >= ? AND r.name < ?)`), lo, hi).Scan(&n)
+			WHERE r.name >= ? AND r.name < ?
+			AND EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest))`), lo, hi).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("bytes under %s: %w", prefix, err)
 	}
