@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -160,4 +161,33 @@ func (s *SQL) ForgetCached(ctx context.Context, repo string, d digest.Digest) er
 		}
 		return nil
 	})
+}
+
+// LinkedBytes is the size of the distinct blobs linked to the repositories
+// whose names start with one of prefixes (inside), or with none of them
+// (!inside): what `wharf du` reports as cached and hosted.
+func (s *SQL) LinkedBytes(ctx context.Context, prefixes []string, inside bool) (int64, error) {
+	conds := make([]string, 0, len(prefixes))
+	args := make([]any, 0, 2*len(prefixes))
+	for _, p := range prefixes {
+		lo, hi := prefixRange(p)
+		conds = append(conds, "(r.name >= ? AND r.name < ?)")
+		args = append(args, lo, hi)
+	}
+	where := "1 = 1"
+	if len(conds) > 0 {
+		where = "(" + strings.Join(conds, " OR ") + ")"
+	} else if inside {
+		return 0, nil
+	}
+	if !inside {
+		where = "NOT " + where
+	}
+	var n int64
+	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b
+		WHERE b.digest IN (SELECT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE `+where+`)`), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("linked bytes: %w", err)
+	}
+	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -508,6 +509,20 @@ proxy:
 	whVerifyImage(t, s, "hosted/h:1", hosted)
 	r := pxGetManifest(t, s.URL+"/v2/anon.test/lib/b/manifests/1")
 	whExpectError(t, "evicted image with the upstream down", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+
+	// wharf du tells cached bytes from hosted ones.
+	out, errOut, code := runWharf(t, nil, "du", s.Config)
+	if code != 0 {
+		t.Fatalf("du: exit %d\n%s%s", code, out, errOut)
+	}
+	hostedBlobs, err := gcImageBlobs(hosted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("hosted: %d bytes in 1 repositories", gcSum(hostedBlobs))
+	if !strings.Contains(out, want) || !regexp.MustCompile(`cached anon\.test: [1-9][0-9]* bytes in 2 repositories`).MatchString(out) {
+		t.Errorf("du output lacks %q or the cached line:\n%s", want, out)
+	}
 }
 
 // pxWaitGone waits (30s at most) until blob d's file is gone from s.
