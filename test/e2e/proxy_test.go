@@ -539,3 +539,91 @@ func pxWaitGone(t testing.TB, s *Server, d string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// BenchmarkProxy compares cache hits with hosted content on the same wharf
+// (manifest GET by tag within its TTL, 4 MiB blob GET), and a miss's time
+// to first byte with the upstream's own for a blob of the same size. Run:
+//
+//	WHARF_SERVICES=registry2 scripts/test-services.sh go test -run '^$' -bench BenchmarkProxy ./test/e2e/
+func BenchmarkProxy(b *testing.B) {
+	anon := pxStartUpstream(b, "")
+	s := StartServer(b, ServerOptions{ExtraConfig: fmt.Sprintf(`proxy:
+  upstreams:
+    - name: anon.test
+      url: %s
+      ttl: 1h
+`, anon.URL)})
+	img, layer := pxBigImage(b, 99, 4<<20)
+	whPush(b, anon.Server, "lib/img:1", img)
+	whPush(b, s, "hosted/img:1", img)
+	d, _ := layer.Digest()
+	for _, repo := range []string{"anon.test/lib/img", "hosted/img"} {
+		if err := whCheckImage(b, s, repo+":1", img); err != nil { // fills the cache
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, repo string }{{"hit", "anon.test/lib/img"}, {"hosted", "hosted/img"}} {
+		b.Run("manifest/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if r := pxGetManifest(b, s.URL+"/v2/"+tc.repo+"/manifests/1"); r.Status != http.StatusOK {
+					b.Fatal(r)
+				}
+			}
+		})
+		b.Run("blob4MiB/"+tc.name, func(b *testing.B) {
+			b.SetBytes(4 << 20)
+			for b.Loop() {
+				pxDrain(b, s.URL+"/v2/"+tc.repo+"/blobs/"+d.String())
+			}
+		})
+	}
+	const missSize = 16 << 20
+	for _, tc := range []struct{ name, base, repo string }{
+		{"ttfb16MiB/miss", s.URL, "anon.test/lib/miss"},
+		{"ttfb16MiB/upstream", anon.URL, "lib/miss"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var total time.Duration
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				data := whRandBytes(uint64(1000+i)+uint64(len(tc.name))<<20, missSize)
+				dg := whUploadBlob(b, anon.Server, "lib/miss", data)
+				b.StartTimer()
+				total += pxFirstByte(b, tc.base+"/v2/"+tc.repo+"/blobs/"+dg)
+				n++
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(n)/1000, "ms-to-first-byte")
+		})
+	}
+}
+
+// pxDrain GETs url and reads the body to its end.
+func pxDrain(b *testing.B, url string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+}
+
+// pxFirstByte GETs url, returns the time until the first body byte, and
+// reads the rest.
+func pxFirstByte(b *testing.B, url string) time.Duration {
+	start := time.Now()
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	one := make([]byte, 1)
+	if _, err := io.ReadFull(resp.Body, one); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	ttfb := time.Since(start)
+	io.Copy(io.Discard, resp.Body)
+	return ttfb
+}
