@@ -259,6 +259,15 @@ func TestProxyPullThrough(t *testing.T) {
 			t.Errorf("upstream saw %d GETs of the layer after a cached pull, want 1", n)
 		}
 	})
+	t.Run("upstream 404s remembered briefly", func(t *testing.T) {
+		for range 3 {
+			r := pxGetManifest(t, s.URL+"/v2/anon.test/lib/nothing/manifests/v1")
+			whExpectError(t, "missing upstream tag", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		}
+		if n := strings.Count(anon.Log.String(), `"HEAD /v2/lib/nothing/manifests/v1 `); n != 1 {
+			t.Errorf("upstream asked %d times about a missing tag, want 1 (negative cache)", n)
+		}
+	})
 	t.Run("upstream auth, credentials kept inside", func(t *testing.T) {
 		whVerifyImage(t, s, "auth.test/team/tool:1", private)
 		if strings.Contains(s.Log.String(), pass) {
@@ -406,6 +415,20 @@ func TestProxyCluster(t *testing.T) {
 	}
 	if h := c.Proxy.Hits(); h[0] == 0 || h[1] == 0 || h[2] == 0 {
 		t.Errorf("requests per node %v: the front did not spread them", h)
+	}
+
+	// Upstream down: every node serves what the cluster cached, and fails
+	// fast for the rest.
+	unpulled := whRandomImage(t, 1024, 1)
+	whPush(t, anon.Server, "lib/unpulled:v1", unpulled)
+	anon.stop()
+	for _, n := range c.Nodes {
+		whVerifyImage(t, n, "anon.test/lib/plain:v1", plain)
+		if err := pxFetchBlob(t, n.URL+"/v2/lib/big/blobs/"+d.String(), want, true); err != nil {
+			t.Errorf("node %s: %v", n.Addr, err)
+		}
+		r := pxGetManifest(t, n.URL+"/v2/anon.test/lib/unpulled/manifests/v1")
+		whExpectError(t, "uncached with the upstream down", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
 	}
 }
 
