@@ -142,3 +142,63 @@ func TestUpstreamHealth(t *testing.T) {
 		t.Errorf("not healthy after a successful probe")
 	}
 }
+
+// TestUpstreamConcurrencyCap: with maxconcurrent 2, a third request waits
+// until a response body is closed.
+func TestUpstreamConcurrencyCap(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	u, err := newUpstream(config.Upstream{Name: "up", URL: srv.URL, MaxConcurrent: 2}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var bodies []*http.Response
+	for range 2 {
+		resp, err := u.do(ctx, http.MethodGet, "a/blobs/x", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp)
+	}
+	third := make(chan error, 1)
+	go func() {
+		resp, err := u.do(ctx, http.MethodGet, "a/blobs/x", "", "")
+		if err == nil {
+			resp.Body.Close()
+		}
+		third <- err
+	}()
+	select {
+	case err := <-third:
+		t.Fatalf("third request went out past the cap (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	bodies[0].Body.Close()
+	if err := <-third; err != nil {
+		t.Errorf("third request after a slot freed: %v", err)
+	}
+	bodies[1].Body.Close()
+	if p := peak.Load(); p > 2 {
+		t.Errorf("peak concurrent upstream requests %d, want at most 2", p)
+	}
+}
