@@ -168,7 +168,14 @@ func TestProxyPullThrough(t *testing.T) {
 	const user, pass = "mirror", "s3cret-upstream-pw"
 	anon := pxStartUpstream(t, "")
 	authed := pxStartUpstream(t, auHtpasswd(t, map[string]string{user: pass}))
-	s := StartServer(t, ServerOptions{ExtraConfig: pxProxyConfig(anon, authed, user, pass)})
+	debugAddr := freeAddr(t)
+	// The debug lines continue the harness's http section.
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`  debug:
+    addr: %s
+    prometheus:
+      enabled: true
+      path: /metrics
+`, debugAddr) + pxProxyConfig(anon, authed, user, pass)})
 
 	plain := whRandomImage(t, 4096, 3)
 	plainDigest := whPush(t, anon.Server, "lib/plain:v1", plain)
@@ -298,6 +305,41 @@ func TestProxyPullThrough(t *testing.T) {
 		// Put the tag back for the tests that follow.
 		whPush(t, anon.Server, "lib/plain:v1", plain)
 		pxWaitDigest(t, s, "fresh.test/lib/plain", "v1", plainDigest.String())
+	})
+	t.Run("expired tag: concurrent pulls share one upstream HEAD", func(t *testing.T) {
+		whVerifyImage(t, s, "fresh.test/lib/plain:v1", plain)
+		time.Sleep(1100 * time.Millisecond) // past the 1s TTL
+		head := `"HEAD /v2/lib/plain/manifests/v1 `
+		before := strings.Count(anon.Log.String(), head)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := pxGetManifest(t, s.URL+"/v2/fresh.test/lib/plain/manifests/v1"); r.Header.Get("Docker-Content-Digest") != plainDigest.String() {
+					t.Errorf("concurrent pull after the TTL: %s", r)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := strings.Count(anon.Log.String(), head) - before; n != 1 {
+			t.Errorf("8 concurrent pulls of an expired tag sent %d HEADs upstream, want 1", n)
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		r := whDo(t, http.MethodGet, "http://"+debugAddr+"/metrics", nil, nil)
+		for _, re := range []string{
+			`wharf_proxy_hits_total\{kind="manifest",upstream="anon.test"\} [1-9]`,
+			`wharf_proxy_hits_total\{kind="blob",upstream="anon.test"\} [1-9]`,
+			`wharf_proxy_misses_total\{kind="blob",upstream="anon.test"\} [1-9]`,
+			`wharf_proxy_upstream_bytes_total\{upstream="anon.test"\} [1-9]`,
+			`wharf_proxy_upstream_errors_total\{upstream="anon.test"\} [1-9]`,
+			`wharf_proxy_coalesced_total\{kind="blob"\} [1-9]`,
+		} {
+			if !regexp.MustCompile(re).Match(r.Body) {
+				t.Errorf("metrics lack %s", re)
+			}
+		}
 	})
 	t.Run("upstream down: cached images pull, uncached fail fast", func(t *testing.T) {
 		unpulled := whRandomImage(t, 1024, 1)
