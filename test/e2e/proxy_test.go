@@ -692,3 +692,33 @@ func pxFirstByte(b *testing.B, url string) time.Duration {
 	io.Copy(io.Discard, resp.Body)
 	return ttfb
 }
+
+// TestProxyTLSUpstream mirrors a wharf serving HTTPS with a certificate
+// from a private CA: trusted through the upstream's ca file, or with
+// verification skipped (insecure), and refused without either.
+func TestProxyTLSUpstream(t *testing.T) {
+	p := newTLSPKI(t)
+	up := tlsServe(t, p, "", "", p.client(0, 0))
+	img := whRandomImage(t, 2048, 2)
+	if err := remote.Write(whRef(t, up, "lib/tls:1"), img, whRemote(t, remote.WithTransport(p.client(0, 0).Transport))...); err != nil {
+		t.Fatalf("push to the TLS upstream: %v", err)
+	}
+	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`proxy:
+  upstreams:
+    - name: ca.test
+      url: %s
+      ca: %s
+    - name: insecure.test
+      url: %s
+      insecure: true
+    - name: untrusted.test
+      url: %s
+`, up.URL, p.CAFile, up.URL, up.URL)})
+	whVerifyImage(t, s, "ca.test/lib/tls:1", img)
+	whVerifyImage(t, s, "insecure.test/lib/tls:1", img)
+	r := pxGetManifest(t, s.URL+"/v2/untrusted.test/lib/tls/manifests/1")
+	whExpectError(t, "upstream with an unknown CA", r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+	if !strings.Contains(string(r.Body), "certificate") {
+		t.Errorf("the error does not name the certificate problem: %s", r)
+	}
+}
