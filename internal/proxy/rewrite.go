@@ -39,7 +39,9 @@ func splitV2(path string) (name, suffix string, ok bool) {
 			}
 		}
 		if match {
-			return strings.Join(seg[:n], "/"), strings.Join(seg[n:], "/"), true
+			name := strings.Join(seg[:n], "/")
+			// An empty name is left to the API to refuse (NAME_INVALID).
+			return name, strings.Join(seg[n:], "/"), name != ""
 		}
 	}
 	return "", "", false
