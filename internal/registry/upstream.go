@@ -82,6 +82,9 @@ func (r *Registry) StoreCachedBlob(ctx context.Context, repo string, d digest.Di
 // repository repo, after the upstream confirmed it serves it there. It
 // reports false when the registry does not hold the blob.
 func (r *Registry) LinkCachedBlob(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+	if err := r.checkWrite(); err != nil {
+		return false, err
+	}
 	err := r.meta.LinkBlob(ctx, repo, d)
 	if isNotFound(err) {
 		return false, nil
@@ -95,6 +98,10 @@ func (r *Registry) LinkCachedBlob(ctx context.Context, repo string, d digest.Dig
 // (evicted) is returned with MANIFEST_BLOB_UNKNOWN, for the caller to
 // fetch again before it retries.
 func (r *Registry) PutCachedManifest(ctx context.Context, repo string, tags []string, mediaType string, payload []byte) (ManifestInfo, []meta.Ref, error) {
+	// In read-only mode the caches serve what they hold and fill nothing.
+	if err := r.checkWrite(); err != nil {
+		return ManifestInfo{}, nil, err
+	}
 	if int64(len(payload)) > r.opts.MaxManifestSize {
 		return ManifestInfo{}, nil, errorf(CodeTooLarge, "upstream manifest exceeds %d bytes", r.opts.MaxManifestSize)
 	}
