@@ -143,6 +143,9 @@ func (r *Registry) RepositoryExists(ctx context.Context, repo string) (bool, err
 // housekeeping. What the manifest referenced becomes a garbage candidate,
 // so the collector frees only what nothing else references.
 func (r *Registry) EvictCached(ctx context.Context, repo string, d digest.Digest) error {
+	if err := r.checkWrite(); err != nil {
+		return err
+	}
 	if !r.cached(repo) {
 		return fmt.Errorf("evict %s@%s: not a cached repository", repo, d)
 	}
