@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/meta"
+	"github.com/wharf-registry/wharf/internal/registry"
 )
 
 // touchEvery is how often a pull of the same cached manifest is written
@@ -56,7 +57,9 @@ func (p *Proxy) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := p.Evict(ctx); err != nil {
+			if n, err := p.Evict(ctx); isReadOnly(err) {
+				p.log.DebugContext(ctx, "cache eviction skipped", "err", err)
+			} else if err != nil {
 				p.log.ErrorContext(ctx, "cache eviction failed", "err", err)
 			} else if n > 0 {
 				p.log.InfoContext(ctx, "cache eviction", "manifests", n)
@@ -151,4 +154,10 @@ func (p *Proxy) evictUnder(ctx context.Context, prefixes []string, limit int64) 
 		evicted++
 	}
 	return evicted, nil
+}
+
+// isReadOnly reports the registry's refusal to write in maintenance mode.
+func isReadOnly(err error) bool {
+	e, ok := registry.AsError(err)
+	return ok && e.Code == registry.CodeUnsupported
 }
