@@ -16,11 +16,13 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	coalesces *prometheus.CounterVec
 	evictions prometheus.Counter
+	reg       prometheus.Registerer
 }
 
 // NewMetrics creates the metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		reg: reg,
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_proxy_hits_total",
 			Help: "Pulls of cached repositories answered from the cache, by upstream and kind (manifest, blob).",
@@ -82,6 +84,23 @@ func (m *Metrics) coalesced(kind string) {
 	if m != nil {
 		m.coalesces.WithLabelValues(kind).Inc()
 	}
+}
+
+// watchHealth exports an upstream's health as wharf_proxy_upstream_up.
+func (m *Metrics) watchHealth(upstream string, healthy func() bool) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "wharf_proxy_upstream_up",
+		Help:        "1 while the upstream answers, 0 while it is marked unhealthy and only probed.",
+		ConstLabels: prometheus.Labels{"upstream": upstream},
+	}, func() float64 {
+		if healthy() {
+			return 1
+		}
+		return 0
+	}))
 }
 
 func (m *Metrics) evicted() {

@@ -99,6 +99,7 @@ func New(reg *registry.Registry, opts Options) (*Proxy, error) {
 			return nil, err
 		}
 		p.ups = append(p.ups, u)
+		p.m.watchHealth(cfg.Name, u.healthy)
 		for _, n := range append([]string{cfg.Name}, cfg.Aliases...) {
 			p.byName[n] = u
 		}

@@ -335,6 +335,7 @@ func TestProxyPullThrough(t *testing.T) {
 			`wharf_proxy_upstream_bytes_total\{upstream="anon.test"\} [1-9]`,
 			`wharf_proxy_upstream_errors_total\{upstream="anon.test"\} [1-9]`,
 			`wharf_proxy_coalesced_total\{kind="blob"\} [1-9]`,
+			`wharf_proxy_upstream_up\{upstream="anon.test"\} 1`,
 		} {
 			if !regexp.MustCompile(re).Match(r.Body) {
 				t.Errorf("metrics lack %s", re)
