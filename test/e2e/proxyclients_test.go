@@ -70,6 +70,12 @@ func pxLinuxImage(t testing.TB, layers int64) v1.Image {
 	return img
 }
 
+// stopUpstreams stops both upstreams: from then on only the cache serves.
+func (c *pxClientSetup) stopUpstreams() {
+	c.hub.stop()
+	c.quay.stop()
+}
+
 // cachedDigest is the digest wharf's cache holds for repo:tag (no upstream
 // is asked: the answer comes from the cache when the client pulled it).
 func (c *pxClientSetup) cachedDigest(t testing.TB, repo, tag string) string {
@@ -137,6 +143,26 @@ insecure = true
 	if err != nil || strings.TrimSpace(out) != want.String() {
 		t.Errorf("podman's image digest = %q (%v), want %s", strings.TrimSpace(out), err, want)
 	}
+
+	// The same wharf hosts pushed images: push one with podman.
+	hosted := c.wharf.Addr + "/team/tool:1"
+	podmanRun := func(args ...string) {
+		t.Helper()
+		if out, err := runTool(t, env, "", podman, append(append([]string{}, base...), args...)...); err != nil {
+			t.Fatalf("podman %s: %v\n%s\nwharf log:\n%s", strings.Join(args, " "), err, out, confTail(c.wharf.Log.String(), 3000))
+		}
+	}
+	podmanRun("tag", "quay.io/org/tool:1", hosted)
+	podmanRun("push", "--tls-verify=false", "--signature-policy", policy, hosted)
+
+	// Every upstream down: with nothing left locally, all three images
+	// pull again from wharf alone.
+	c.stopUpstreams()
+	podmanRun("rmi", "-a", "-f")
+	for _, ref := range []string{"quay.io/org/tool:1", "alpine:3.20"} {
+		podmanRun("pull", "--signature-policy", policy, ref)
+	}
+	podmanRun("pull", "--tls-verify=false", "--signature-policy", policy, hosted)
 }
 
 // TestProxyClientContainerd pulls with ctr and a hosts.toml mirror through
@@ -172,6 +198,17 @@ func TestProxyClientContainerd(t *testing.T) {
 	want, _ := c.tool.Digest()
 	if err != nil || !strings.Contains(out, want.String()) {
 		t.Errorf("ctr images ls lacks %s (%v):\n%s", want, err, out)
+	}
+	// Every upstream down: the images resolve and pull from wharf alone.
+	c.stopUpstreams()
+	for _, ref := range []string{"quay.io/org/tool:1", "docker.io/library/alpine:3.20"} {
+		if out, err := runTool(t, nil, "", "ctr", "-a", sock, "-n", ns, "images", "rm", ref); err != nil {
+			t.Fatalf("ctr images rm %s: %v\n%s", ref, err, out)
+		}
+		out, err := runTool(t, nil, "", "ctr", "-a", sock, "-n", ns, "images", "pull", "--hosts-dir", hosts, "--snapshotter", "native", ref)
+		if err != nil {
+			t.Fatalf("ctr images pull %s with the upstreams down: %v\n%s\nwharf log:\n%s", ref, err, out, confTail(c.wharf.Log.String(), 3000))
+		}
 	}
 }
 
@@ -268,6 +305,14 @@ func TestProxyClientDocker(t *testing.T) {
 	want, _ := c.alpine.Digest()
 	if err != nil || !strings.Contains(out, want.String()) {
 		t.Errorf("docker's repo digest = %q (%v), want %s", strings.TrimSpace(out), err, want)
+	}
+	// Every upstream down: removed locally, alpine pulls again from wharf.
+	c.stopUpstreams()
+	if out, err := runTool(t, env, "", "docker", "rmi", "alpine:3.20"); err != nil {
+		t.Fatalf("docker rmi: %v\n%s", err, out)
+	}
+	if out, err := runTool(t, env, "", "docker", "pull", "alpine:3.20"); err != nil {
+		t.Fatalf("docker pull alpine:3.20 with the upstreams down: %v\n%s\nwharf log:\n%s", err, out, confTail(c.wharf.Log.String(), 3000))
 	}
 }
 
