@@ -723,3 +723,23 @@ func TestProxyTLSUpstream(t *testing.T) {
 		t.Errorf("the error does not name the certificate problem: %s", r)
 	}
 }
+
+// TestProxyHostedConformance runs the OCI conformance suite against a wharf
+// whose default upstream takes every pull of a name it does not host: the
+// hosted registry beside the caches must still behave to the letter.
+func TestProxyHostedConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("conformance suite skipped in -short mode")
+	}
+	bin, err := conformanceBinary(repoRoot())
+	if err != nil {
+		t.Fatalf("conformance suite: %v", err)
+	}
+	anon := pxStartUpstream(t, "")
+	conformanceProfile(t, bin, "1.1", conformanceEnv, fmt.Sprintf(`proxy:
+  upstreams:
+    - name: anon.test
+      url: %s
+      default: true
+`, anon.URL))
+}
