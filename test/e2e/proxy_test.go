@@ -361,6 +361,14 @@ func TestProxyPullThrough(t *testing.T) {
 			t.Errorf("hosted pull with upstream down: %s", r)
 		}
 	})
+	t.Run("scrub: partly pulled caches are sound", func(t *testing.T) {
+		// An index with one child pulled and manifests whose layers nobody
+		// pulled yet are sparse by design, not damage.
+		out, errOut, code := runWharf(t, nil, "scrub", s.Config)
+		if code != 0 {
+			t.Errorf("scrub: exit %d\n%s%s", code, out, errOut)
+		}
+	})
 }
 
 // pxWaitDigest polls wharf until repo:tag resolves to want (30s at most).
