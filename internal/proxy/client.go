@@ -38,15 +38,16 @@ var manifestAccept = strings.Join([]string{
 // upstream is one mirrored registry: its HTTP client with credentials,
 // tokens, a cap on concurrent requests and its health.
 type upstream struct {
-	cfg    config.Upstream
-	base   *url.URL
-	client *http.Client
-	sem    chan struct{}
-	probe  time.Duration
+	cfg      config.Upstream
+	base     *url.URL
+	client   *http.Client
+	sem      chan struct{}
+	interval time.Duration
 
 	mu        sync.Mutex
 	tokens    map[string]token // by scope
-	downUntil time.Time
+	down      bool      // the last request or probe failed
+	downUntil time.Time // no request goes out before
 	lastErr   string
 }
 
@@ -93,12 +94,12 @@ func newUpstream(cfg config.Upstream, probe time.Duration) (*upstream, error) {
 	}
 	tr.TLSClientConfig = tlsCfg
 	return &upstream{
-		cfg:    cfg,
-		base:   base,
-		client: &http.Client{Transport: tr, Timeout: 0},
-		sem:    make(chan struct{}, cfg.MaxConcurrent),
-		probe:  probe,
-		tokens: map[string]token{},
+		cfg:      cfg,
+		base:     base,
+		client:   &http.Client{Transport: tr, Timeout: 0},
+		sem:      make(chan struct{}, cfg.MaxConcurrent),
+		interval: probe,
+		tokens:   map[string]token{},
 	}, nil
 }
 
@@ -118,22 +119,55 @@ func (u *upstream) available() error {
 func (u *upstream) markDown(reason string, retryAfter time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	wait := max(u.probe, retryAfter)
+	wait := max(u.interval, retryAfter)
+	u.down = true
 	u.downUntil = time.Now().Add(wait)
 	u.lastErr = reason
 }
 
 func (u *upstream) markUp() {
 	u.mu.Lock()
+	u.down = false
 	u.downUntil = time.Time{}
 	u.mu.Unlock()
+}
+
+// probe asks an unhealthy upstream's base endpoint, once its interval has
+// passed, whether it answers again: any answer but 5xx or 429 (a 401 is a
+// registry asking for credentials) marks it up, so it recovers without
+// waiting for a client's request.
+func (u *upstream) probe(ctx context.Context) {
+	if u.healthy() {
+		return
+	}
+	if err := u.available(); err != nil {
+		return // not yet time
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base.String()+"/v2/", nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("User-Agent", "wharf-proxy")
+	resp, err := u.client.Do(req)
+	if err != nil {
+		u.markDown(redact(err).Error(), 0)
+		return
+	}
+	drainClose(resp.Body)
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		u.markDown("answered "+resp.Status, retryAfter(resp.Header.Get("Retry-After")))
+		return
+	}
+	u.markUp()
 }
 
 // healthy reports the upstream's state for metrics and logs.
 func (u *upstream) healthy() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return !time.Now().Before(u.downUntil)
+	return !u.down
 }
 
 // do sends one request for path (below /v2/) with the upstream's

@@ -202,3 +202,37 @@ func TestUpstreamConcurrencyCap(t *testing.T) {
 		t.Errorf("peak concurrent upstream requests %d, want at most 2", p)
 	}
 }
+
+// TestUpstreamProbe: an upstream marked down recovers through the probe
+// alone, once it answers again and its interval has passed.
+func TestUpstreamProbe(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized) // a registry wanting credentials is up
+	}))
+	defer srv.Close()
+	u, err := newUpstream(config.Upstream{Name: "up", URL: srv.URL}, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := u.do(ctx, http.MethodGet, "a/manifests/1", "", ""); !errors.Is(err, errUnavailable) {
+		t.Fatalf("503: %v", err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	u.probe(ctx)
+	if u.healthy() {
+		t.Fatalf("healthy after a probe answered 503")
+	}
+	failing.Store(false)
+	time.Sleep(5 * time.Millisecond)
+	u.probe(ctx)
+	if !u.healthy() {
+		t.Errorf("still unhealthy after a probe answered 401")
+	}
+}

@@ -44,9 +44,10 @@ func (p *Proxy) touch(ctx context.Context, repo string, d digest.Digest) {
 	}()
 }
 
-// Run evicts every EvictInterval until ctx ends. It does nothing when no
-// size cap is configured.
+// Run probes unhealthy upstreams once per probe interval and, with a size
+// cap, evicts every EvictInterval, until ctx ends.
 func (p *Proxy) Run(ctx context.Context) {
+	go p.probeLoop(ctx)
 	if p.opts.Usage == nil || !p.capped() {
 		return
 	}

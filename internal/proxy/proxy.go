@@ -592,6 +592,22 @@ func blobUnknown(u *upstream, path string, d digest.Digest, cause error) error {
 	return fmt.Errorf("fetch blob %s of %s from %s: %w", d, path, u.cfg.Name, cause)
 }
 
+// probeLoop probes the unhealthy upstreams every probe interval.
+func (p *Proxy) probeLoop(ctx context.Context) {
+	t := time.NewTicker(p.opts.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, u := range p.ups {
+				u.probe(ctx)
+			}
+		}
+	}
+}
+
 // BlobHit implements registry.Upstream.
 func (p *Proxy) BlobHit(repo string) {
 	if u, _, ok := p.split(repo); ok {
