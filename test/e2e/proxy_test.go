@@ -535,20 +535,39 @@ proxy:
 // stays for the cached and the hosted image alike. An evicted image pulled
 // again is fetched again.
 func TestProxyEviction(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		caps string // the proxy section's cap and upstreams; %[1]s is the upstream's URL
+	}{
+		{"per-upstream cap", `
+  upstreams:
+    - name: anon.test
+      url: %[1]s
+      maxsize: 600KiB
+`},
+		{"total cap", `
+  maxsize: 600KiB
+  upstreams:
+    - name: anon.test
+      url: %[1]s
+    - name: other.test
+      url: %[1]s
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) { pxEviction(t, tc.caps) })
+	}
+}
+
+func pxEviction(t *testing.T, caps string) {
 	anon := pxStartUpstream(t, "")
 	// Content whose last reference goes is collected on the next pass; the
 	// grace period only protects links that arrive before their manifest,
 	// as the blobs of an evicted image fetched again do.
-	s := StartServer(t, ServerOptions{ExtraConfig: fmt.Sprintf(`gc:
+	s := StartServer(t, ServerOptions{ExtraConfig: `gc:
   interval: 200ms
   graceperiod: 1m
 proxy:
-  evictinterval: 200ms
-  upstreams:
-    - name: anon.test
-      url: %s
-      maxsize: 600KiB
-`, anon.URL)})
+  evictinterval: 200ms` + fmt.Sprintf(caps, anon.URL)})
 	layers := gcLayers(t, 3, 256<<10)
 	own, ownB, shared := layers[0], layers[1], layers[2]
 	imgA := gcMustImage(t, []v1.Layer{own, shared}, "a")
