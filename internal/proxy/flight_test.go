@@ -110,3 +110,34 @@ func TestFlightFailure(t *testing.T) {
 	gr.Close()
 	g.finish(nil)
 }
+
+// BenchmarkFlight: one writer and 8 readers over a 48 MiB spool, in 32 KiB
+// writes as an upstream body arrives.
+func BenchmarkFlight(b *testing.B) {
+	const size = 48 << 20
+	chunk := bytes.Repeat([]byte{7}, 32<<10)
+	b.SetBytes(size * 8)
+	for b.Loop() {
+		f, err := newFlight(b.TempDir(), size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			r := f.reader(context.Background())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				if n, err := io.Copy(io.Discard, r); err != nil || n != size {
+					b.Errorf("read %d, %v", n, err)
+				}
+			}()
+		}
+		for written := 0; written < size; written += len(chunk) {
+			f.Write(chunk)
+		}
+		f.finish(nil)
+		wg.Wait()
+	}
+}
