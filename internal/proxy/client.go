@@ -46,8 +46,8 @@ type upstream struct {
 
 	mu        sync.Mutex
 	tokens    map[string]token // by scope
-	down      bool      // the last request or probe failed
-	downUntil time.Time // no request goes out before
+	down      bool             // the last request or probe failed
+	downUntil time.Time        // no request goes out before
 	lastErr   string
 }
 
