@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,8 +25,18 @@ type FetchLeases interface {
 // ClaimFetch implements FetchLeases: an expired lease is removed, then the
 // row is inserted unless present, in one transaction.
 func (s *SQL) ClaimFetch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	// Waiting nodes poll: a read answers them while the lease runs, and
+	// only a free or lapsed lease costs a write transaction.
+	var expires int64
+	err := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT expires_at FROM proxy_fetches WHERE fetch_key = ?`), key).Scan(&expires)
+	if err == nil && expires >= s.millis() {
+		return false, nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("read fetch lease: %w", err)
+	}
 	claimed := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.millis()
 		if _, err := s.exec(ctx, tx, `DELETE FROM proxy_fetches WHERE fetch_key = ? AND expires_at < ?`, key, now); err != nil {
 			return fmt.Errorf("expire fetch lease: %w", err)
