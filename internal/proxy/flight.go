@@ -80,6 +80,23 @@ func (f *flight) maybeClose() {
 	}
 }
 
+// wait blocks until the fetch ended and returns its error.
+func (f *flight) wait(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		done, err, wake := f.done, f.err, f.wake
+		f.mu.Unlock()
+		if done {
+			return err
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // reader returns a blob.Content over the flight for one request.
 func (f *flight) reader(ctx context.Context) *flightReader {
 	f.mu.Lock()

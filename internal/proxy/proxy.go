@@ -344,6 +344,7 @@ func (p *Proxy) StatBlob(ctx context.Context, repo string, d digest.Digest) (reg
 // blobFetch is a fetch being started: waiters block on ready, then read
 // the flight, or the blob from the store when it was already held.
 type blobFetch struct {
+	repo  string // the repository the blob is fetched for
 	ready chan struct{}
 	f     *flight
 	local bool
@@ -353,16 +354,23 @@ type blobFetch struct {
 // OpenBlob implements registry.Upstream. Concurrent requests for the same
 // blob share one upstream GET; each reads the stream from the first byte
 // (or its Range) while the registry stores it.
+//
+// The fetch is shared by the upstream's repositories: a layer that several
+// images share is fetched once even when they are pulled from different
+// repositories at the same time. A request for another repository than the
+// one the fetch is for first asks the upstream (HEAD) whether that
+// repository serves the blob, so no repository gets content its upstream
+// would not give it, and links the blob once the fetch committed it.
 func (p *Proxy) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, registry.BlobInfo, error) {
 	u, path, _ := p.split(repo)
-	key := repo + "@" + d.String()
-	if p.isNegative(key) {
+	if p.isNegative(repo + "@" + d.String()) {
 		return nil, registry.BlobInfo{}, blobUnknown(u, path, d, errNotFound)
 	}
+	key := u.cfg.Name + "@" + d.String()
 	p.mu.Lock()
 	bf, waiting := p.fetches[key]
 	if !waiting {
-		bf = &blobFetch{ready: make(chan struct{})}
+		bf = &blobFetch{repo: repo, ready: make(chan struct{})}
 		p.fetches[key] = bf
 	}
 	p.mu.Unlock()
@@ -377,24 +385,97 @@ func (p *Proxy) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blo
 	case <-ctx.Done():
 		return nil, registry.BlobInfo{}, ctx.Err()
 	}
+	if bf.repo != repo {
+		return p.openShared(ctx, u, repo, path, d, key, bf)
+	}
 	if bf.err != nil {
 		return nil, registry.BlobInfo{}, bf.err
 	}
 	if bf.local {
 		return p.reg.LocalOpenBlob(ctx, repo, d)
 	}
+	if r := p.flightReader(ctx, key, bf); r != nil {
+		return r, registry.BlobInfo{Digest: d, Size: bf.f.size}, nil
+	}
+	return p.reg.LocalOpenBlob(ctx, repo, d)
+}
+
+// flightReader registers a reader of bf's flight while the fetch is still
+// in the map: it leaves the map before it ends, so the spool stays open
+// for a reader registered here. nil means the fetch is over.
+func (p *Proxy) flightReader(ctx context.Context, key string, bf *blobFetch) *flightReader {
 	p.mu.Lock()
-	// The fetch leaves the map before it ends, so a flight still in the
-	// map keeps its spool for the reader registered here.
-	var r *flightReader
-	if p.fetches[key] == bf {
-		r = bf.f.reader(ctx)
+	defer p.mu.Unlock()
+	if p.fetches[key] != bf || bf.f == nil {
+		return nil
+	}
+	return bf.f.reader(ctx)
+}
+
+// openShared serves repo from a fetch started for another repository of
+// the same upstream, once the upstream confirmed repo serves the blob.
+func (p *Proxy) openShared(ctx context.Context, u *upstream, repo, path string, d digest.Digest, key string, bf *blobFetch) (blob.Content, registry.BlobInfo, error) {
+	if bf.err != nil {
+		// The other repository's fetch failed; this one may still have it.
+		return p.openAlone(ctx, u, repo, path, d)
+	}
+	resp, err := u.do(ctx, http.MethodHead, path+"/blobs/"+d.String(), "", scope(path))
+	if err != nil {
+		p.m.upstreamError(u.cfg.Name)
+		if errors.Is(err, errNotFound) {
+			p.setNegative(repo + "@" + d.String())
+		}
+		return nil, registry.BlobInfo{}, blobUnknown(u, path, d, err)
+	}
+	resp.Body.Close()
+	if r := p.flightReader(ctx, key, bf); r != nil {
+		f := bf.f
+		go p.linkWhenStored(ctx, f, repo, d)
+		return r, registry.BlobInfo{Digest: d, Size: f.size}, nil
+	}
+	if _, err := p.reg.LinkCachedBlob(ctx, repo, d); err != nil {
+		return nil, registry.BlobInfo{}, err
+	}
+	return p.reg.LocalOpenBlob(ctx, repo, d)
+}
+
+// openAlone fetches for repo by itself, after a shared fetch failed.
+func (p *Proxy) openAlone(ctx context.Context, u *upstream, repo, path string, d digest.Digest) (blob.Content, registry.BlobInfo, error) {
+	key := repo + "@" + d.String() // apart from the shared key: no second sharing round
+	bf := &blobFetch{repo: repo, ready: make(chan struct{})}
+	p.mu.Lock()
+	if other, ok := p.fetches[key]; ok {
+		bf = other
+	} else {
+		p.fetches[key] = bf
+		go p.startFetch(ctx, u, repo, path, d, key, bf)
 	}
 	p.mu.Unlock()
-	if r == nil {
-		return p.reg.LocalOpenBlob(ctx, repo, d)
+	select {
+	case <-bf.ready:
+	case <-ctx.Done():
+		return nil, registry.BlobInfo{}, ctx.Err()
 	}
-	return r, registry.BlobInfo{Digest: d, Size: bf.f.size}, nil
+	if bf.err != nil {
+		return nil, registry.BlobInfo{}, bf.err
+	}
+	if r := p.flightReader(ctx, key, bf); r != nil && !bf.local {
+		return r, registry.BlobInfo{Digest: d, Size: bf.f.size}, nil
+	}
+	return p.reg.LocalOpenBlob(ctx, repo, d)
+}
+
+// linkWhenStored links the blob of a shared fetch into repo once the fetch
+// committed it, whether or not the client is still there.
+func (p *Proxy) linkWhenStored(ctx context.Context, f *flight, repo string, d digest.Digest) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.FetchTimeout)
+	defer cancel()
+	if err := f.wait(ctx); err != nil {
+		return // the fetch failed: nothing to link
+	}
+	if _, err := p.reg.LinkCachedBlob(ctx, repo, d); err != nil {
+		p.log.WarnContext(ctx, "linking a shared cached blob failed", "repo", repo, "digest", d, "err", err)
+	}
 }
 
 // startFetch is the one fetch of a blob: on a context of its own, so it
@@ -442,7 +523,7 @@ func (p *Proxy) startFetch(ctx context.Context, u *upstream, repo, path string, 
 		release()
 		p.m.upstreamError(u.cfg.Name)
 		if errors.Is(err, errNotFound) {
-			p.setNegative(key)
+			p.setNegative(repo + "@" + d.String())
 		}
 		fail(blobUnknown(u, path, d, err))
 		return

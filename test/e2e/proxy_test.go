@@ -266,6 +266,48 @@ func TestProxyPullThrough(t *testing.T) {
 			t.Errorf("upstream saw %d GETs of the layer after a cached pull, want 1", n)
 		}
 	})
+	t.Run("a layer two repositories share: one upstream GET for both", func(t *testing.T) {
+		shared := whRandBytes(16, 16<<20)
+		l := static.NewLayer(shared, types.DockerLayer)
+		d, _ := l.Digest()
+		for _, repo := range []string{"lib/one", "lib/two"} {
+			img, err := mutate.AppendLayers(empty.Image, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err = mutate.Config(img, v1.Config{Labels: map[string]string{"repo": repo}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			whPush(t, anon.Server, repo+":1", img)
+		}
+		gets := func() int {
+			return anon.countGets("/v2/lib/one/blobs/"+d.String()) + anon.countGets("/v2/lib/two/blobs/"+d.String())
+		}
+		before := gets()
+		for round := range 2 { // the second round is served from the cache
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					repo := []string{"lib/one", "lib/two"}[i%2]
+					errs <- pxFetchBlob(t, s.URL+"/v2/anon.test/"+repo+"/blobs/"+d.String(), shared, i >= 6)
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}
+		}
+		if n := gets() - before; n != 1 {
+			t.Errorf("upstream saw %d GETs of the shared layer over both repositories, want 1", n)
+		}
+	})
 	t.Run("upstream 404s remembered briefly", func(t *testing.T) {
 		for range 3 {
 			r := pxGetManifest(t, s.URL+"/v2/anon.test/lib/nothing/manifests/v1")
