@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/wharf-registry/wharf/internal/config"
+	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/scrub"
 	"github.com/wharf-registry/wharf/internal/server"
 )
@@ -77,5 +81,50 @@ func duCmd(args []string, stdout, stderr io.Writer) error {
 	for _, u := range usage {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", u.Repo, u.Tags, u.Manifests, u.Blobs, u.Bytes, u.ExclusiveBytes)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return duCached(ctx, cfg, md, usage, stdout)
+}
+
+// duCached prints, with a pull-through cache configured, the distinct bytes
+// each upstream's cache holds and those of hosted repositories.
+func duCached(ctx context.Context, cfg *config.Config, md meta.Store, usage []meta.RepoUsage, stdout io.Writer) error {
+	lb, ok := md.(interface {
+		LinkedBytes(ctx context.Context, prefixes []string, inside bool) (int64, error)
+	})
+	if !cfg.Proxy.Enabled() || !ok {
+		return nil
+	}
+	ups, err := cfg.Proxy.Resolved()
+	if err != nil {
+		return err
+	}
+	var all []string
+	for _, u := range ups {
+		prefix := u.Name + "/"
+		all = append(all, prefix)
+		n, err := lb.LinkedBytes(ctx, []string{prefix}, true)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cached %s: %d bytes in %d repositories\n", u.Name, n, countPrefixed(usage, []string{prefix}, true))
+	}
+	n, err := lb.LinkedBytes(ctx, all, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "hosted: %d bytes in %d repositories\n", n, countPrefixed(usage, all, false))
+	return nil
+}
+
+// countPrefixed counts the repositories under (or outside) the prefixes.
+func countPrefixed(usage []meta.RepoUsage, prefixes []string, inside bool) int {
+	n := 0
+	for _, u := range usage {
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(u.Repo, p) }) == inside {
+			n++
+		}
+	}
+	return n
 }

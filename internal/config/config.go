@@ -39,6 +39,9 @@ type Config struct {
 	// additions (delivery limits, signatures, formats, the event log's
 	// retention) under keys distribution does not use.
 	Notifications Notifications `yaml:"notifications"`
+	// Proxy is the pull-through cache: distribution's single remoteurl,
+	// or wharf's list of upstreams beside hosted repositories.
+	Proxy Proxy `yaml:"proxy"`
 
 	// keys is what Keys returns, filled in by Parse.
 	keys []KeyVerdict

@@ -377,7 +377,6 @@ func TestWarnings(t *testing.T) {
 			"config: storage.cache is not needed by wharf; ignored (line 17): wharf's metadata database answers blob lookups; no cache is needed",
 			"config: http.secret is not needed by wharf; ignored (line 21): wharf keeps upload state in its database, so there is nothing to sign",
 			"config: redis is not needed by wharf; ignored (line 29): distribution caches blob descriptors in Redis; wharf's metadata database answers blob lookups; no cache is needed",
-			"config: proxy is set to nothing; ignored (line 31)",
 		}},
 		{"unknown keys", "storage:\n  filesystem:\n    rootdir: /x\nfrobnicate: true\n", nil, []string{
 			"config: storage.filesystem.rootdir is an unknown key; ignored (line 3)",

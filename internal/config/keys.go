@@ -59,7 +59,6 @@ func distributionKeys() map[string]keyClass {
 	const (
 		storageDriver = "a storage backend wharf does not have; use storage.filesystem or storage.s3 (any S3-compatible store)"
 		notCache      = "wharf's metadata database answers blob lookups; no cache is needed"
-		untilMirror   = "wharf has no pull-through cache yet (the mirror is being built); remove proxy to run a hosted registry"
 		noMiddleware  = "wharf has no middleware plug-ins; storage.redirect covers presigned redirects"
 		noReporting   = "error reporting services are not built in; wharf logs errors with request ids to stderr"
 		s3Tuning      = "wharf sizes server-side copies itself"
@@ -99,7 +98,6 @@ func distributionKeys() map[string]keyClass {
 		"http.host":                              {class: Harmless, why: "wharf's Location headers are relative to the request, which stays right behind any proxy"},
 		"http.relativeurls":                      {class: Harmless, why: "wharf's Location headers are always relative"},
 		"http.letsencrypt":                       {class: Refused, why: "distribution reads Let's Encrypt settings under http.tls.letsencrypt; move the section there"},
-		"proxy":                                  {class: Refused, why: untilMirror},
 		"compatibility":                          {class: Harmless, why: "schema1 manifests are refused by wharf, as by distribution v3"},
 		"compatibility.schema1.enabled":          {class: Refused, why: "wharf never accepts schema1 manifests; remove it"},
 		"validation.enabled":                     {class: Harmless, why: "wharf always validates manifests"},

@@ -35,8 +35,6 @@ func TestKeyClasses(t *testing.T) {
 			refused: "config: REGISTRY_STORAGE_GCS_BUCKET (storage.gcs): refused: a storage backend"},
 		{name: "refused auth method", yaml: "auth:\n  silly:\n    realm: r\n    service: s\n",
 			refused: "config: auth.silly (line 2): refused: silly auth lets any client in"},
-		{name: "refused mirror", yaml: "proxy:\n  remoteurl: https://registry-1.docker.io\n",
-			refused: "config: proxy (line 1): refused: wharf has no pull-through cache yet"},
 		{name: "refused s3 encryption", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: true\n",
 			refused: "config: storage.s3.encrypt (line 4): refused: server-side encryption"},
 		{name: "refused key set to nothing", yaml: "storage:\n  s3:\n    bucket: b\n    encrypt: false\n",

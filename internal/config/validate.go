@@ -91,6 +91,7 @@ func (c *Config) Validate() error {
 		add("validation.manifests.sparse", fmt.Errorf("%q is not one of none, indexes, all", c.Validation.Manifests.Sparse))
 	}
 	c.validateIndexes(add)
+	c.validateProxy(add)
 	return errors.Join(errs...)
 }
 

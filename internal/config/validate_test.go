@@ -41,6 +41,27 @@ func TestValidate(t *testing.T) {
 		{"zero timeouts allowed", func(c *Config) { c.HTTP.IdleTimeout, c.HTTP.ReadHeaderTimeout, c.HTTP.DrainTimeout = 0, 0, 0 }, ""},
 		{"negative read header timeout", func(c *Config) { c.HTTP.ReadHeaderTimeout = -1 }, "http.readheadertimeout"},
 		{"negative idle timeout", func(c *Config) { c.HTTP.IdleTimeout = -1 }, "http.idletimeout"},
+		{"proxy remoteurl", func(c *Config) { c.Proxy.RemoteURL = "https://registry-1.docker.io" }, ""},
+		{"proxy remoteurl ftp", func(c *Config) { c.Proxy.RemoteURL = "ftp://h" }, "proxy.remoteurl"},
+		{"proxy both forms", func(c *Config) {
+			c.Proxy.RemoteURL = "https://a"
+			c.Proxy.Upstreams = []Upstream{{Name: "b", URL: "https://b"}}
+		}, "proxy.remoteurl"},
+		{"proxy upstreams", func(c *Config) {
+			c.Proxy.Upstreams = []Upstream{{Name: "docker.io", Aliases: []string{"hub"}, URL: "https://r", Default: true}, {Name: "quay.io", URL: "https://q"}}
+		}, ""},
+		{"proxy upstream bad name", func(c *Config) { c.Proxy.Upstreams = []Upstream{{Name: "Docker_IO", URL: "https://r"}} }, "proxy.upstreams[0].name"},
+		{"proxy upstream duplicate alias", func(c *Config) {
+			c.Proxy.Upstreams = []Upstream{{Name: "a", URL: "https://r"}, {Name: "b", Aliases: []string{"a"}, URL: "https://q"}}
+		}, "proxy.upstreams[1].name"},
+		{"proxy upstream no url", func(c *Config) { c.Proxy.Upstreams = []Upstream{{Name: "a"}} }, "proxy.upstreams[0].url"},
+		{"proxy two defaults", func(c *Config) {
+			c.Proxy.Upstreams = []Upstream{{Name: "a", URL: "https://r", Default: true}, {Name: "b", URL: "https://q", Default: true}}
+		}, "proxy.upstreams"},
+		{"proxy password and file", func(c *Config) {
+			c.Proxy.Upstreams = []Upstream{{Name: "a", URL: "https://r", Password: "p", PasswordFile: "/f"}}
+		}, "proxy.upstreams[0].passwordfile"},
+		{"proxy negative ttl", func(c *Config) { c.Proxy.TTL = -1 }, "proxy.ttl"},
 		{"s3 minimal", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b"} }, ""},
 		{"s3 no bucket", func(c *Config) { c.Storage.S3 = &S3{} }, "storage.s3.bucket"},
 		{"s3 access key alone", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", AccessKey: "k"} }, "storage.s3.accesskey"},

@@ -38,8 +38,10 @@ var exportTables = []exportTable{
 // notExported are the tables a migration leaves behind, on purpose:
 // repo_search is derived, and the target's registry rebuilds it; the
 // webhooks' event log stays with the deployment that recorded it (its
-// deliveries name that deployment's endpoints).
-var notExported = []string{"uploads", "schema_migrations", "repo_search", "events", "event_deliveries", "event_attempts"}
+// deliveries name that deployment's endpoints); the pull-through cache's
+// fetch leases and access times belong to the running nodes.
+var notExported = []string{"uploads", "schema_migrations", "repo_search", "events", "event_deliveries", "event_attempts",
+	"proxy_fetches", "proxy_access"}
 
 // ExportTables lists the tables Export and Import handle, in the order
 // they must be imported (a row's parents first).

@@ -28,7 +28,8 @@ func TestExportCoversSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	known := append(meta.ExportTables(), "uploads", "schema_migrations", "repo_search", "events", "event_deliveries", "event_attempts")
+	known := append(meta.ExportTables(), "uploads", "schema_migrations", "repo_search", "events", "event_deliveries", "event_attempts",
+		"proxy_fetches", "proxy_access")
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {

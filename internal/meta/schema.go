@@ -282,6 +282,21 @@ var migrations = []string{
 		node {{text}} NOT NULL
 	);
 	CREATE INDEX event_attempts_event ON event_attempts(seq, endpoint);`,
+	// 14: the pull-through cache's fetch leases: the node holding a key's
+	// row fetches that blob from the upstream while the others wait; a
+	// crashed node's lease lapses at expires_at.
+	// When a cached manifest was last pulled, for eviction by last access
+	// (manifests without a row count from their created_at).
+	`CREATE TABLE proxy_fetches (
+		fetch_key {{text}} PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE TABLE proxy_access (
+		repo {{text}} NOT NULL,
+		digest {{text}} NOT NULL,
+		accessed_at BIGINT NOT NULL,
+		PRIMARY KEY (repo, digest)
+	);`,
 }
 
 // searchTextTable holds, per repository, the one-line description search

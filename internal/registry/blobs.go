@@ -18,6 +18,14 @@ type BlobInfo struct {
 
 // StatBlob returns the size of blob d if repo may serve it.
 func (r *Registry) StatBlob(ctx context.Context, repo string, d digest.Digest) (BlobInfo, error) {
+	info, err := r.localStatBlob(ctx, repo, d)
+	if err != nil && r.cached(repo) && isBlobUnknown(err) {
+		return r.upstream.StatBlob(ctx, repo, d)
+	}
+	return info, err
+}
+
+func (r *Registry) localStatBlob(ctx context.Context, repo string, d digest.Digest) (BlobInfo, error) {
 	size, err := r.meta.RepoBlobSize(ctx, repo, d)
 	if isNotFound(err) {
 		return BlobInfo{}, errorf(CodeBlobUnknown, "blob %s unknown to repository %q", d, repo)
@@ -42,6 +50,18 @@ func (r *Registry) repoBlob(ctx context.Context, repo string, d digest.Digest) (
 
 // OpenBlob opens blob d of repo for reading.
 func (r *Registry) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error) {
+	c, info, err := r.localOpenBlob(ctx, repo, d)
+	if r.cached(repo) {
+		if err == nil {
+			r.upstream.BlobHit(repo)
+		} else if isBlobUnknown(err) {
+			return r.upstream.OpenBlob(ctx, repo, d)
+		}
+	}
+	return c, info, err
+}
+
+func (r *Registry) localOpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Content, BlobInfo, error) {
 	size, content, err := r.repoBlob(ctx, repo, d)
 	if err != nil {
 		return nil, BlobInfo{}, err
@@ -73,6 +93,9 @@ func (r *Registry) BlobRedirect(ctx context.Context, repo string, d digest.Diges
 		return "", nil
 	}
 	_, content, err := r.repoBlob(ctx, repo, d)
+	if err != nil && r.cached(repo) && isBlobUnknown(err) {
+		return "", nil // not cached yet: OpenBlob fetches and streams it
+	}
 	if err != nil || content != nil {
 		return "", err // inline bytes are served by wharf itself
 	}
@@ -108,6 +131,9 @@ func (r *Registry) DeleteBlob(ctx context.Context, repo string, d digest.Digest)
 // should start a normal upload.
 func (r *Registry) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
 	if err := r.checkWrite(); err != nil {
+		return false, err
+	}
+	if err := r.refuseCached(repo); err != nil {
 		return false, err
 	}
 	if from != "" {

@@ -42,6 +42,9 @@ func (r *Registry) PutManifestTags(ctx context.Context, repo, ref string, tags [
 	if err := r.checkWrite(); err != nil {
 		return ManifestInfo{}, err
 	}
+	if err := r.refuseCached(repo); err != nil {
+		return ManifestInfo{}, err
+	}
 	if int64(len(payload)) > r.opts.MaxManifestSize {
 		return ManifestInfo{}, errorf(CodeTooLarge, "manifest exceeds %d bytes", r.opts.MaxManifestSize)
 	}
@@ -139,6 +142,13 @@ func missingRefsError(e *meta.MissingRefsError) error {
 
 // GetManifest returns the manifest ref (a tag or a digest) of repo.
 func (r *Registry) GetManifest(ctx context.Context, repo, ref string) (ManifestInfo, error) {
+	if r.cached(repo) {
+		return r.upstream.Manifest(ctx, repo, ref)
+	}
+	return r.localManifest(ctx, repo, ref)
+}
+
+func (r *Registry) localManifest(ctx context.Context, repo, ref string) (ManifestInfo, error) {
 	if !IsDigest(ref) {
 		return r.getTagged(ctx, repo, ref)
 	}

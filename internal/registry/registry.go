@@ -83,6 +83,8 @@ type Registry struct {
 	locks uploadLocks
 	// configs caches parsed image configs for listings (browse.go).
 	configs configCache
+	// upstream fills cached repositories; nil without a pull-through cache.
+	upstream Upstream
 }
 
 // New returns a Registry over the given stores.

@@ -66,6 +66,9 @@ func (r *Registry) StartUpload(ctx context.Context, repo string) (Upload, error)
 	if err := r.checkWrite(); err != nil {
 		return Upload{}, err
 	}
+	if err := r.refuseCached(repo); err != nil {
+		return Upload{}, err
+	}
 	if err := r.checkSpace(); err != nil {
 		return Upload{}, err
 	}
@@ -256,6 +259,13 @@ func (r *Registry) uploadDigest(ctx context.Context, u *meta.Upload, alg digest.
 // PutBlob stores a whole blob in one request (POST ?digest=) without an
 // upload session.
 func (r *Registry) PutBlob(ctx context.Context, repo string, d digest.Digest, body io.Reader) (BlobInfo, error) {
+	if err := r.refuseCached(repo); err != nil {
+		return BlobInfo{}, err
+	}
+	return r.putBlob(ctx, repo, d, body)
+}
+
+func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, body io.Reader) (BlobInfo, error) {
 	if err := r.checkWrite(); err != nil {
 		return BlobInfo{}, err
 	}

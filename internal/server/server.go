@@ -29,6 +29,7 @@ import (
 	"github.com/wharf-registry/wharf/internal/metrics"
 	"github.com/wharf-registry/wharf/internal/middleware"
 	"github.com/wharf-registry/wharf/internal/notify"
+	"github.com/wharf-registry/wharf/internal/proxy"
 	"github.com/wharf-registry/wharf/internal/registry"
 	"github.com/wharf-registry/wharf/internal/ui"
 	v1 "github.com/wharf-registry/wharf/internal/v1"
@@ -50,6 +51,8 @@ type Server struct {
 	// acmeHTTP answers HTTP-01 challenges; nil unless
 	// http.tls.letsencrypt.httpaddr is set.
 	acmeHTTP *http.Server
+	// mirror is the pull-through cache; nil without proxy upstreams.
+	mirror *proxy.Proxy
 }
 
 // debugServer serves Prometheus metrics (when enabled) and pprof on
@@ -120,6 +123,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		URLs:              urlPolicy(cfg.Validation),
 		Space:             registrySpace(space),
 	}, log)
+	mirror, err := newProxy(cfg, reg, md, promReg, log)
+	if err != nil {
+		md.Close()
+		return nil, err
+	}
 	guard, err := newGuard(ctx, cfg, md, log)
 	if err != nil {
 		md.Close()
@@ -141,7 +149,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		md.Close()
 		return nil, err
 	}
-	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, web, checks, log, m, !cfg.Log.AccessLog.Disabled, notifier))
+	handler := middleware.Headers(cfg.HTTP.Headers, routes(reg, guard, web, checks, log, m, !cfg.Log.AccessLog.Disabled, notifier, mirror))
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
 		Handler: handler,
@@ -156,7 +164,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Protocols:         protocols(cfg.HTTP),
 	}
 	return &Server{cfg: cfg, log: log, meta: md, reg: reg, http: srv, gc: gc.New(md, blobs, log, m),
-		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP, notify: notifier}, nil
+		metrics: m, health: checks, debug: debugServer(cfg.HTTP.Debug, promReg, checks), acmeHTTP: acmeHTTP, notify: notifier,
+		mirror: mirror}, nil
 }
 
 // newNotifier builds the webhooks' notifier from notifications (nil when
@@ -193,6 +202,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.notify.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
+	}
+	if s.mirror != nil {
+		go s.mirror.Run(bg)
 	}
 	s.health.Start(bg)
 	if s.debug != nil {
@@ -368,12 +380,19 @@ func protocols(c config.HTTP) *http.Protocols {
 // routes composes wharf's HTTP surfaces on one mux, behind the middleware
 // they all share: request ids, the access log and metrics. A new surface
 // is one more mount here; its own routes stay in the package that owns it.
-func routes(reg *registry.Registry, guard *auth.Guard, web *ui.Handler, checks *health.Checker, log *slog.Logger, m *metrics.Metrics, accessLog bool, n *notify.Notifier) http.Handler {
+func routes(reg *registry.Registry, guard *auth.Guard, web *ui.Handler, checks *health.Checker, log *slog.Logger, m *metrics.Metrics,
+	accessLog bool, n *notify.Notifier, mirror *proxy.Proxy) http.Handler {
 	registryAPI := api.New(reg, log, api.Options{Guard: guard})
+	// Outside in: the cache's rewrite names cached repositories before the
+	// notifier (whose pull events then name them) and the API see them.
 	v2 := notify.WrapAPI(n, registryAPI)
 	mx := &mux{notFound: http.HandlerFunc(registryAPI.NotFound)}
 	mx.handle("/v2", "base", v2)
-	mx.handlePrefix("/v2/", "unknown", v2)
+	var repos http.Handler = v2
+	if mirror != nil {
+		repos = mirror.Rewrite(v2) // ?ns=, prefixes and the default upstream name cached repositories
+	}
+	mx.handlePrefix("/v2/", "unknown", repos)
 	search := v1.New(reg, guard, log)
 	mx.handlePrefix("/v1/", "v1", search)
 	mx.handle("/_ping", "v1_ping", search)
