@@ -37,4 +37,3 @@ const (
 	AzureHow = "Azure tests need Azurite: run them with `make test` or WHARF_SERVICES=azurite scripts/test-services.sh go test ..."
 	GCSHow   = "GCS tests need fake-gcs-server: run them with `make test` or WHARF_SERVICES=gcs scripts/test-services.sh go test ..."
 )
-
