@@ -37,9 +37,24 @@ start_azurite() {
 
 	local dir="$WHARF_SERVICES_DIR/azurite"
 	mkdir -p "$dir/data"
-	local port account=wharftest key
-	port="$(azurite_free_port)"
+	local port account=wharftest key attempt
 	key="$(printf 'wharf-test-azure-account-key-0123' | base64 -w0)"
+	# A port found free may be taken before Azurite binds it (other test
+	# runs share the machine): try a few.
+	for attempt in 1 2 3; do
+		port="$(azurite_free_port)"
+		azurite_launch "$dir" "$port" "$account" "$key" && break
+		[ "$attempt" = 3 ] && return 1
+	done
+	export WHARF_TEST_AZURE_SERVICE_URL="http://127.0.0.1:$port/$account"
+	export WHARF_TEST_AZURE_ACCOUNT_NAME="$account"
+	export WHARF_TEST_AZURE_ACCOUNT_KEY="$key"
+	echo "azurite: listening on $WHARF_TEST_AZURE_SERVICE_URL (pid $AZURITE_PID)" >&2
+}
+
+# azurite_launch starts Azurite on port and waits until it answers.
+azurite_launch() {
+	local dir="$1" port="$2" account="$3" key="$4" bin="$WHARF_CACHE_DIR/azurite-$WHARF_AZURITE_VERSION/node_modules/.bin/azurite-blob"
 
 	# --skipApiVersionCheck: the Go SDK may speak a newer service version
 	# than this Azurite knows; --disableProductStyleUrl: the account is the
@@ -67,13 +82,9 @@ start_azurite() {
 	if [ -z "$code" ] || [ "$code" = 000 ]; then
 		echo "azurite: did not answer on 127.0.0.1:$port; its log:" >&2
 		cat "$dir/azurite.log" >&2
+		kill "$AZURITE_PID" 2>/dev/null
 		return 1
 	fi
-
-	export WHARF_TEST_AZURE_SERVICE_URL="http://127.0.0.1:$port/$account"
-	export WHARF_TEST_AZURE_ACCOUNT_NAME="$account"
-	export WHARF_TEST_AZURE_ACCOUNT_KEY="$key"
-	echo "azurite: listening on $WHARF_TEST_AZURE_SERVICE_URL (pid $AZURITE_PID)" >&2
 }
 
 stop_azurite() {

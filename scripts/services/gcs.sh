@@ -37,8 +37,21 @@ start_gcs() {
 
 	local dir="$WHARF_SERVICES_DIR/gcs"
 	mkdir -p "$dir/data"
-	local port
-	port="$(gcs_free_port)"
+	local port attempt
+	# A port found free may be taken before the server binds it (other
+	# test runs share the machine): try a few.
+	for attempt in 1 2 3; do
+		port="$(gcs_free_port)"
+		gcs_launch "$dir" "$port" && break
+		[ "$attempt" = 3 ] && return 1
+	done
+	export WHARF_TEST_GCS_ENDPOINT="http://127.0.0.1:$port"
+	echo "gcs: fake-gcs-server listening on $WHARF_TEST_GCS_ENDPOINT (pid $GCS_PID)" >&2
+}
+
+# gcs_launch starts fake-gcs-server on port and waits until it answers.
+gcs_launch() {
+	local dir="$1" port="$2"
 	# -public-host makes path-style object URLs (signed URLs) on this
 	# address serve the object, as storage.googleapis.com does.
 	"$bin" -scheme http -host 127.0.0.1 -port "$port" \
@@ -64,11 +77,9 @@ start_gcs() {
 	if [ "$code" != 200 ]; then
 		echo "gcs: fake-gcs-server did not answer on 127.0.0.1:$port; its log:" >&2
 		cat "$dir/fake-gcs-server.log" >&2
+		kill "$GCS_PID" 2>/dev/null
 		return 1
 	fi
-
-	export WHARF_TEST_GCS_ENDPOINT="http://127.0.0.1:$port"
-	echo "gcs: fake-gcs-server listening on $WHARF_TEST_GCS_ENDPOINT (pid $GCS_PID)" >&2
 }
 
 stop_gcs() {

@@ -9,23 +9,32 @@ import (
 	"bufio"
 	"bytes"
 	crand "crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	azcontainer "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/wharf-registry/wharf/internal/blob/azure"
+	"github.com/wharf-registry/wharf/internal/blob/gcs"
 	"github.com/wharf-registry/wharf/internal/testenv"
 )
 
 // soBackendNames are the object stores every parametrized scale-out test
 // runs over.
-var soBackendNames = []string{"s3", "azure"}
+var soBackendNames = []string{"s3", "azure", "gcs"}
 
 // soBackend is an object store other than S3 under a cluster.
 type soBackend interface {
@@ -58,6 +67,11 @@ func soNewStoresOn(t testing.TB, backend string) *soStores {
 	case "azure":
 		st := &soStores{env: soEnv{pgDSN: testenv.Postgres(t, soSkipMessage)}, Root: "wharf"}
 		st.backend = soNewAzure(t)
+		st.DSN = testenv.FreshDatabase(t, st.env.pgDSN, "wharf_e2e_")
+		return st
+	case "gcs":
+		st := &soStores{env: soEnv{pgDSN: testenv.Postgres(t, soSkipMessage)}, Root: "wharf"}
+		st.backend = soNewGCS(t)
 		st.DSN = testenv.FreshDatabase(t, st.env.pgDSN, "wharf_e2e_")
 		return st
 	}
@@ -200,3 +214,88 @@ func (a *soAzure) keys(t testing.TB, prefix string) []string {
 func (a *soAzure) redirectBase() string { return a.env.ServiceURL + "/" + a.container + "/" }
 
 func (a *soAzure) chunkSize() int64 { return azure.DefaultBlockSize }
+
+// soGCS is a fresh bucket on fake-gcs-server, reached by the nodes through
+// STORAGE_EMULATOR_HOST, and a service account key file that signs their
+// redirect URLs (the emulator checks no signature).
+type soGCS struct {
+	env     testenv.GCSServer
+	bucket  string
+	keyFile string
+	client  *storage.Client
+}
+
+func soNewGCS(t testing.TB) *soGCS {
+	t.Helper()
+	e := testenv.GCS(t, testenv.GCSHow)
+	c, err := storage.NewClient(ctx(t), option.WithEndpoint(e.Endpoint+"/storage/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatalf("gcs client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var b [6]byte
+	crand.Read(b[:])
+	g := &soGCS{env: e, bucket: "wharf-e2e-" + hex.EncodeToString(b[:]), client: c}
+	if err := c.Bucket(g.bucket).Create(ctx(t), "wharf-e2e", nil); err != nil {
+		t.Fatalf("create bucket %s: %v", g.bucket, err)
+	}
+	key, err := rsa.GenerateKey(crand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := json.Marshal(map[string]string{
+		"type":         "service_account",
+		"client_email": "wharf@wharf-e2e.iam.gserviceaccount.com",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+	})
+	g.keyFile = filepath.Join(t.TempDir(), "gcs-key.json")
+	if err := os.WriteFile(g.keyFile, j, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func (g *soGCS) docMarker() string { return "# example: gcs storage" }
+
+func (g *soGCS) vars() map[string]string {
+	return map[string]string{"GCS_BUCKET": g.bucket, "GCS_KEYFILE": g.keyFile}
+}
+
+func (g *soGCS) nodeEnv() []string { return []string{"STORAGE_EMULATOR_HOST=" + g.env.Endpoint} }
+
+func (g *soGCS) exists(t testing.TB, key string) bool {
+	t.Helper()
+	_, err := g.client.Bucket(g.bucket).Object(key).Attrs(ctx(t))
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return false
+	}
+	t.Fatalf("stat %s: %v", key, err)
+	return false
+}
+
+func (g *soGCS) keys(t testing.TB, prefix string) []string {
+	t.Helper()
+	var out []string
+	it := g.client.Bucket(g.bucket).Objects(ctx(t), &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("list %s: %v", prefix, err)
+		}
+		out = append(out, a.Name)
+	}
+}
+
+func (g *soGCS) redirectBase() string { return g.env.Endpoint + "/" + g.bucket + "/" }
+
+func (g *soGCS) chunkSize() int64 { return gcs.DefaultChunkSize }

@@ -198,3 +198,29 @@ func get(t *testing.T, u string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// BenchmarkAzure measures push and pull throughput against Azurite with
+// the default block size.
+func BenchmarkAzure(b *testing.B) {
+	e := azureEnv{AzureServer: testenv.Azure(b, testenv.AzureHow)}
+	cred, err := azblob.NewSharedKeyCredential(e.AccountName, e.AccountKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(e.ServiceURL, cred, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Container = fmt.Sprintf("wharf-bench-%d", time.Now().UnixNano())
+	if _, err := c.CreateContainer(b.Context(), e.Container, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.DeleteContainer(b.Context(), e.Container, nil) })
+	opts := e.options(freshRoot())
+	opts.BlockSize = 0
+	s, err := azure.New(b.Context(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blobtest.Bench(b, s, 64<<20, 16<<20)
+}

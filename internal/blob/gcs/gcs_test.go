@@ -193,3 +193,26 @@ func TestGCSRedirect(t *testing.T) {
 		t.Errorf("RedirectURL of a missing blob: %v, want ErrNotFound", err)
 	}
 }
+
+// BenchmarkGCS measures push and pull throughput against fake-gcs-server
+// with distribution's default chunk size.
+func BenchmarkGCS(b *testing.B) {
+	e := gcsEnv{GCSServer: testenv.GCS(b, testenv.GCSHow)}
+	b.Setenv("STORAGE_EMULATOR_HOST", e.Endpoint)
+	c, err := storage.NewClient(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	e.Bucket = fmt.Sprintf("wharf-bench-%d", time.Now().UnixNano())
+	if err := c.Bucket(e.Bucket).Create(b.Context(), "wharf-test", nil); err != nil {
+		b.Fatal(err)
+	}
+	opts := e.options(freshRoot())
+	opts.KeyFile, opts.ChunkSize = "", 0
+	s, err := gcs.New(b.Context(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blobtest.Bench(b, s, 64<<20, 16<<20)
+}
