@@ -22,10 +22,10 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	azcontainer "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 
 	"github.com/wharf-registry/wharf/internal/blob/azure"
 	"github.com/wharf-registry/wharf/internal/blob/gcs"
