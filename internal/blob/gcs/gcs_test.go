@@ -216,3 +216,53 @@ func BenchmarkGCS(b *testing.B) {
 	}
 	blobtest.Bench(b, s, 64<<20, 16<<20)
 }
+
+// TestGCSRegistry2Layout: a blob distribution's GCS driver left under the
+// root (docker/registry/v2/blobs/.../data) is served, walked and deleted
+// in place, and the tree is readable for the importer.
+func TestGCSRegistry2Layout(t *testing.T) {
+	e := newEnv(t)
+	root := freshRoot()
+	data := []byte("a layer registry:2 wrote")
+	d := digest.FromBytes(data)
+	legacy := strings.Trim(root, "/") + "/docker/registry/v2/blobs/sha256/" + d.Encoded()[:2] + "/" + d.Encoded() + "/data"
+	link := strings.Trim(root, "/") + "/docker/registry/v2/repositories/app/_layers/sha256/" + d.Encoded() + "/link"
+	c, err := storage.NewClient(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for key, body := range map[string][]byte{legacy: data, link: []byte(d)} {
+		w := c.Bucket(e.Bucket).Object(key).NewWriter(t.Context())
+		w.Write(body)
+		if err := w.Close(); err != nil {
+			t.Fatalf("write %s: %v", key, err)
+		}
+	}
+	s := open(t, e.options(root))
+	blobtest.CheckBlob(t, s, d, data)
+	var walked []digest.Digest
+	if err := s.Walk(t.Context(), func(got digest.Digest, _ int64) error { walked = append(walked, got); return nil }); err != nil || len(walked) != 1 || walked[0] != d {
+		t.Errorf("Walk = %v, %v; want [%s]", walked, err, d)
+	}
+	names, err := s.List(t.Context(), blob.LegacyDir+"/repositories/app")
+	if err != nil || len(names) != 1 || names[0] != "_layers" {
+		t.Errorf("List = %v, %v; want [_layers]", names, err)
+	}
+	files, err := s.Files(t.Context(), blob.LegacyDir+"/repositories")
+	if err != nil || len(files) != 1 || files[0] != "app/_layers/sha256/"+d.Encoded()+"/link" {
+		t.Errorf("Files = %v, %v", files, err)
+	}
+	if got, err := s.Read(t.Context(), blob.LegacyDir+"/repositories/app/_layers/sha256/"+d.Encoded()+"/link"); err != nil || string(got) != string(d) {
+		t.Errorf("Read link = %q, %v", got, err)
+	}
+	if _, err := s.Read(t.Context(), "nothing/here"); err != blob.ErrNotFound {
+		t.Errorf("Read of a missing file: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), d); err != blob.ErrNotFound {
+		t.Errorf("Stat after Delete: %v, want ErrNotFound", err)
+	}
+}
