@@ -45,6 +45,8 @@ type soBackend interface {
 	// nodeEnv is added to every node's environment.
 	nodeEnv() []string
 	exists(t testing.TB, key string) bool
+	// put writes an object (to lay out registry:2's tree).
+	put(t testing.TB, key string, data []byte)
 	keys(t testing.TB, prefix string) []string
 	// redirectBase is what redirects to the store start with.
 	redirectBase() string
@@ -195,6 +197,13 @@ func (a *soAzure) exists(t testing.TB, key string) bool {
 	return false
 }
 
+func (a *soAzure) put(t testing.TB, key string, data []byte) {
+	t.Helper()
+	if _, err := a.client.NewBlockBlobClient(key).UploadBuffer(ctx(t), data, nil); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
 func (a *soAzure) keys(t testing.TB, prefix string) []string {
 	t.Helper()
 	var out []string
@@ -278,6 +287,15 @@ func (g *soGCS) exists(t testing.TB, key string) bool {
 	}
 	t.Fatalf("stat %s: %v", key, err)
 	return false
+}
+
+func (g *soGCS) put(t testing.TB, key string, data []byte) {
+	t.Helper()
+	w := g.client.Bucket(g.bucket).Object(key).NewWriter(ctx(t))
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
 }
 
 func (g *soGCS) keys(t testing.TB, prefix string) []string {
