@@ -38,7 +38,7 @@ import (
 )
 
 // soSkipMessage is why the scale-out tests skip without their services.
-const soSkipMessage = "scale-out tests need PostgreSQL and an S3 server: run them with `make test` or scripts/test-services.sh go test ./test/e2e/"
+const soSkipMessage = "scale-out tests need PostgreSQL and an object store (S3, Azurite, fake-gcs-server): run them with `make test` or scripts/test-services.sh go test ./test/e2e/"
 
 // soDocPath and soDocMarker locate the example node configuration: the
 // ```yaml block of docs/scale-out.md holding the marker line.

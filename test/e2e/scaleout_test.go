@@ -1,10 +1,12 @@
 package e2e
 
-// Scale-out: three wharf nodes sharing one PostgreSQL database and one S3
-// bucket, started from the example node configuration of docs/scale-out.md
-// (see scaleout_helpers_test.go), reached directly and through a round-robin
-// reverse proxy. They need scripts/test-services.sh (or `make test`) to
-// start PostgreSQL and the S3 server, and skip otherwise.
+// Scale-out: three wharf nodes sharing one PostgreSQL database and one
+// object store, started from the example node configuration of
+// docs/scale-out.md (see scaleout_helpers_test.go), reached directly and
+// through a round-robin reverse proxy. Each test runs once per object store
+// (S3, Azure, GCS: scaleout_backends_test.go). They need
+// scripts/test-services.sh (or `make test`) to start PostgreSQL and the
+// emulators, and skip otherwise.
 
 import (
 	"fmt"
