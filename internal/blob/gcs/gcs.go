@@ -670,23 +670,27 @@ func (s *Store) compose(ctx context.Context, id string, parts []part, dst *stora
 		for i := 0; i < len(keys); i += maxCompose {
 			group := keys[i:min(i+maxCompose, len(keys))]
 			key := s.newPartKey(id, "c")
-			if err := s.composeInto(ctx, s.bucket.Object(key), group); err != nil {
+			if err := s.composeInto(ctx, s.bucket.Object(key), group, false); err != nil {
 				return err
 			}
 			next = append(next, key)
 		}
 		keys = next
 	}
-	return s.composeInto(ctx, dst, keys)
+	// The last compose hard-deletes its sources, which spares a bucket
+	// with soft delete from keeping them; earlier rounds keep theirs, so
+	// a commit that fails half-way can be run again from the same state.
+	return s.composeInto(ctx, dst, keys, true)
 }
 
-func (s *Store) composeInto(ctx context.Context, dst *storage.ObjectHandle, keys []string) error {
+func (s *Store) composeInto(ctx context.Context, dst *storage.ObjectHandle, keys []string, deleteSources bool) error {
 	srcs := make([]*storage.ObjectHandle, len(keys))
 	for i, k := range keys {
 		srcs[i] = s.bucket.Object(k)
 	}
 	c := dst.ComposerFrom(srcs...)
 	c.ContentType = "application/octet-stream"
+	c.DeleteSourceObjects = deleteSources
 	if _, err := c.Run(ctx); err != nil {
 		return fmt.Errorf("compose %s: %w", dst.ObjectName(), err)
 	}
