@@ -492,10 +492,13 @@ func (s *Store) UploadSize(_ context.Context, id string, state blob.UploadState)
 // WriteUpload implements blob.Store. The bytes of r are staged as blocks of
 // the upload blob (one staged while the next is read), then the block list
 // of the blocks before offset and the new ones is committed: after that one
-// request the upload blob holds exactly the upload's bytes. A block that
-// straddles offset is replaced by a copy of its part before offset, staged
-// from the upload blob itself. When r fails, the bytes read before are
-// committed and counted.
+// request the upload blob holds exactly the upload's bytes. The bytes
+// between the last full block before offset and offset (a small last
+// block, or the head of a block that straddles offset) are read back from
+// the upload blob and staged again in front of r's, like the S3 store's
+// tail, so small chunks do not pile up towards Azure's 50,000 blocks; a big
+// straddling block's head is copied on the service instead. When r fails,
+// the bytes read before are committed and counted.
 func (s *Store) WriteUpload(ctx context.Context, id string, state blob.UploadState, offset int64, r io.Reader) (int64, blob.UploadState, error) {
 	n, st, err := s.writeUpload(ctx, id, state, offset, r)
 	return n, st, full(err)
@@ -515,10 +518,12 @@ func (s *Store) writeUpload(ctx context.Context, id string, state blob.UploadSta
 	}
 	bb := s.container.NewBlockBlobClient(s.dataKey(id))
 	next := &uploadState{}
-	if err := s.keepBefore(ctx, bb, st, offset, next); err != nil {
+	tailStart, err := s.keepBefore(ctx, bb, st, offset, next)
+	if err != nil {
 		return 0, nil, err
 	}
-	n, readErr, err := s.stageFrom(ctx, bb, id, r, next)
+	w := &blockWriter{s: s, bb: bb, id: id, next: next, tailStart: tailStart, tailLen: offset - tailStart}
+	n, readErr, err := w.stageFrom(ctx, r, offset == end)
 	if err != nil {
 		return 0, nil, errors.Join(err, readErr)
 	}
@@ -538,42 +543,61 @@ func (s *Store) writeUpload(ctx context.Context, id string, state blob.UploadSta
 	return n, enc, readErr
 }
 
-// keepBefore puts into next the blocks of st that end at or before offset
-// and, for a block that straddles offset, a new block holding its bytes
-// before offset, copied on the server from the committed upload blob.
-func (s *Store) keepBefore(ctx context.Context, bb *blockblob.Client, st *uploadState, offset int64, next *uploadState) error {
+// keepBefore puts into next the blocks of st that are kept as they are and
+// returns where the bytes to stage again start: the blocks ending at or
+// before offset are kept, except a last one smaller than a block; the head
+// of a straddling block of a block's size or more is copied on the server
+// from the committed upload blob into a new block.
+func (s *Store) keepBefore(ctx context.Context, bb *blockblob.Client, st *uploadState, offset int64, next *uploadState) (int64, error) {
 	var pos int64
 	for _, b := range st.Blocks {
-		if pos+b.Size <= offset {
-			next.Blocks = append(next.Blocks, b)
-			pos += b.Size
-			continue
+		if pos+b.Size > offset {
+			break
 		}
-		if pos < offset {
-			src, err := s.signedURL(ctx, bb.BlobClient().URL(), time.Hour)
-			if err != nil {
-				return err
-			}
-			nb := block{ID: newBlockID(), Size: offset - pos}
-			_, err = bb.StageBlockFromURL(ctx, nb.ID, src, &blockblob.StageBlockFromURLOptions{
-				Range: azb.HTTPRange{Offset: pos, Count: nb.Size},
-			})
-			if err != nil {
-				return fmt.Errorf("cut block at %d of %s: %w", offset, bb.URL(), err)
-			}
-			next.Blocks = append(next.Blocks, nb)
-		}
-		break
+		next.Blocks = append(next.Blocks, b)
+		pos += b.Size
 	}
-	return nil
+	if k := len(next.Blocks); pos == offset && k > 0 && next.Blocks[k-1].Size < s.blockSize {
+		pos -= next.Blocks[k-1].Size
+		next.Blocks = next.Blocks[:k-1]
+	}
+	if offset-pos < s.blockSize {
+		return pos, nil
+	}
+	src, err := s.signedURL(ctx, bb.BlobClient().URL(), time.Hour)
+	if err != nil {
+		return 0, err
+	}
+	nb := block{ID: newBlockID(), Size: offset - pos}
+	_, err = bb.StageBlockFromURL(ctx, nb.ID, src, &blockblob.StageBlockFromURLOptions{
+		Range: azb.HTTPRange{Offset: pos, Count: nb.Size},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cut block at %d of %s: %w", offset, bb.URL(), err)
+	}
+	next.Blocks = append(next.Blocks, nb)
+	return offset, nil
+}
+
+// blockWriter stages the bytes of one write as blocks.
+type blockWriter struct {
+	s    *Store
+	bb   *blockblob.Client
+	id   string
+	next *uploadState
+	// tailLen bytes of the upload blob from tailStart go in front of the
+	// write's, read back when the first block is staged.
+	tailStart, tailLen int64
 }
 
 // stageFrom reads r to its end in blocks of blockSize and stages each,
 // with at most one staging in flight while the next block is read. It
-// returns the bytes staged (all those read when staging succeeded), the
-// reader's error and a staging error.
-func (s *Store) stageFrom(ctx context.Context, bb *blockblob.Client, id string, r io.Reader, next *uploadState) (int64, error, error) {
-	buf := make([]byte, 0, s.blockSize)
+// returns the bytes of r staged (all those read when staging succeeded),
+// the reader's error and a staging error. When r holds nothing and
+// unchanged is set, nothing is staged (the tail stays as it is).
+func (w *blockWriter) stageFrom(ctx context.Context, r io.Reader, unchanged bool) (int64, error, error) {
+	buf := make([]byte, w.tailLen, w.s.blockSize)
+	tailLoaded := w.tailLen == 0
 	var spare []byte
 	var inflight chan error
 	wait := func() error {
@@ -586,16 +610,22 @@ func (s *Store) stageFrom(ctx context.Context, bb *blockblob.Client, id string, 
 	}
 	defer wait()
 	stage := func(data []byte) error {
+		if !tailLoaded {
+			if err := w.readTail(ctx, data[:w.tailLen]); err != nil {
+				return err
+			}
+			tailLoaded = true
+		}
 		if err := wait(); err != nil {
 			return err
 		}
 		b := block{ID: newBlockID(), Size: int64(len(data))}
-		next.Blocks = append(next.Blocks, b)
+		w.next.Blocks = append(w.next.Blocks, b)
 		done := make(chan error, 1)
 		go func() {
-			_, err := bb.StageBlock(ctx, b.ID, streaming.NopCloser(bytes.NewReader(data)), nil)
+			_, err := w.bb.StageBlock(ctx, b.ID, streaming.NopCloser(bytes.NewReader(data)), nil)
 			if err != nil {
-				err = fmt.Errorf("stage block of upload %s: %w", id, err)
+				err = fmt.Errorf("stage block of upload %s: %w", w.id, err)
 			}
 			done <- err
 		}()
@@ -613,7 +643,7 @@ func (s *Store) stageFrom(ctx context.Context, bb *blockblob.Client, id string, 
 				return 0, nil, err
 			}
 			if spare == nil {
-				spare = make([]byte, 0, s.blockSize)
+				spare = make([]byte, 0, w.s.blockSize)
 			}
 			buf, spare = spare[:0], buf
 		}
@@ -625,6 +655,9 @@ func (s *Store) stageFrom(ctx context.Context, bb *blockblob.Client, id string, 
 			break
 		}
 	}
+	if n == 0 && unchanged {
+		return 0, readErr, nil
+	}
 	if len(buf) > 0 {
 		if err := stage(buf); err != nil {
 			return 0, nil, err
@@ -634,6 +667,19 @@ func (s *Store) stageFrom(ctx context.Context, bb *blockblob.Client, id string, 
 		return 0, nil, err
 	}
 	return n, readErr, nil
+}
+
+// readTail reads the tail bytes back from the committed upload blob.
+func (w *blockWriter) readTail(ctx context.Context, dst []byte) error {
+	rc, err := w.s.download(ctx, w.s.dataKey(w.id), w.tailStart, int64(len(dst)))
+	if err != nil {
+		return fmt.Errorf("read tail of upload %s: %w", w.id, err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, dst); err != nil {
+		return fmt.Errorf("read tail of upload %s: %w", w.id, err)
+	}
+	return nil
 }
 
 // OpenUpload implements blob.Store: the upload blob holds the bytes.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -271,4 +272,44 @@ func TestAzureRegistry2Layout(t *testing.T) {
 	if _, err := s.Stat(t.Context(), d); err != blob.ErrNotFound {
 		t.Errorf("Stat after Delete: %v, want ErrNotFound", err)
 	}
+}
+
+// TestAzureSmallChunksFewBlocks: many chunks smaller than a block end up
+// in whole blocks (the small last block is staged again with the next
+// chunk), so a client sending small chunks does not run into Azure's
+// 50,000 committed blocks per blob.
+func TestAzureSmallChunksFewBlocks(t *testing.T) {
+	e := newEnv(t)
+	s := open(t, e.options(freshRoot())) // 1 MiB blocks
+	data := make([]byte, 40*100<<10+17)
+	crand.Read(data)
+	var state blob.UploadState
+	var off int64
+	for off < int64(len(data)) {
+		end := min(off+100<<10, int64(len(data)))
+		n, st, err := s.WriteUpload(t.Context(), "small", state, off, bytes.NewReader(data[off:end]))
+		if err != nil || n != end-off {
+			t.Fatalf("write at %d: n=%d err=%v", off, n, err)
+		}
+		state, off = st, end
+	}
+	var st struct {
+		Blocks []struct{ Size int64 } `json:"blocks"`
+	}
+	if err := json.Unmarshal(state, &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(data)/(1<<20) + 1; len(st.Blocks) != want {
+		t.Errorf("%d chunks of 100 KiB made %d blocks, want %d", 41, len(st.Blocks), want)
+	}
+	for i, b := range st.Blocks[:len(st.Blocks)-1] {
+		if b.Size != 1<<20 {
+			t.Errorf("block %d holds %d bytes, want a full block", i, b.Size)
+		}
+	}
+	d := digest.FromBytes(data)
+	if err := s.CommitUpload(t.Context(), "small", state, int64(len(data)), d); err != nil {
+		t.Fatal(err)
+	}
+	blobtest.CheckBlob(t, s, d, data)
 }
