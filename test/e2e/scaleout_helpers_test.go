@@ -238,7 +238,7 @@ func soRender(t testing.TB, tmpl string, vars map[string]string) string {
 
 // soCluster is N wharf nodes over one soStores, behind a round-robin proxy.
 type soCluster struct {
-	t      *testing.T
+	t      testing.TB
 	Stores *soStores
 	Set    soSettings
 	Nodes  []*Server
@@ -252,7 +252,7 @@ type soCluster struct {
 // proxy in front of them; everything is stopped when the test ends. The
 // nodes are launched together (migrations on an empty database race under
 // their advisory lock) and then awaited.
-func soStartCluster(t *testing.T, st *soStores, n int, set soSettings) *soCluster {
+func soStartCluster(t testing.TB, st *soStores, n int, set soSettings) *soCluster {
 	t.Helper()
 	c := &soCluster{t: t, Stores: st, Set: set}
 	for i := range n {
