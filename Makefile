@@ -15,12 +15,12 @@
 GO           ?= go
 BIN          ?= bin/wharf
 CONFIG       ?=
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 45m
 TEST_FLAGS   ?=
 PKGS         ?= ./...
 TEST_WRAPPER ?= $(wildcard scripts/test-services.sh)
 
-.PHONY: all build run test vet unit conformance bench bench-scale gobench clean image image-rootfs
+.PHONY: all build run test vet unit conformance bench bench-scale bench-stores gobench clean image image-rootfs
 
 all: build
 
@@ -104,6 +104,12 @@ bench-scale:
 	$(GO) build -o $(BIN) ./cmd/wharf
 	$(GO) build -o bin/wharf-bench ./cmd/wharf-bench
 	./bin/wharf-bench -scale -wharf $(BIN) -out bin/bench-scale.md $(BENCH_FLAGS)
+
+## bench-stores: push and pull throughput of the object stores (S3 on
+## versitygw, Azure on Azurite, GCS on fake-gcs-server), through blob.Store
+bench-stores:
+	WHARF_SERVICES=s3,azurite,gcs $(TEST_WRAPPER) $(GO) test -run '^$$' -bench . -benchtime 5x \
+		./internal/blob/ ./internal/blob/azure/ ./internal/blob/gcs/
 
 ## gobench: the Go benchmarks only, no tests
 gobench:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the outside services wharf's tests need (PostgreSQL, an S3 server),
+# Starts the outside services wharf's tests need (PostgreSQL, an S3 server,
+# Azurite, fake-gcs-server, ...),
 # exports where they listen, runs its arguments as a command, and stops the
 # services again, whatever the command's outcome.
 #

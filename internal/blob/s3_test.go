@@ -612,3 +612,25 @@ func TestS3PartFails(t *testing.T) {
 	u.commit(t, s, d)
 	blobtest.CheckBlob(t, s, d, data)
 }
+
+// BenchmarkS3 measures push and pull throughput against the test S3
+// server with distribution's default chunk size, for comparison with the
+// Azure and GCS stores.
+func BenchmarkS3(b *testing.B) {
+	e := s3Env{testenv.S3(b, "S3 benchmarks need an S3 server: run them with scripts/test-services.sh")}
+	host, secure := e.Host()
+	c, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(e.AccessKey, e.SecretKey, ""), Secure: secure, Region: e.Region})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bucket := fmt.Sprintf("wharf-bench-%d", time.Now().UnixNano())
+	if err := c.MakeBucket(b.Context(), bucket, minio.MakeBucketOptions{Region: e.Region}); err != nil {
+		b.Fatal(err)
+	}
+	s, err := blob.NewS3(b.Context(), blob.S3Options{Endpoint: host, Secure: secure, Region: e.Region, Bucket: bucket,
+		AccessKey: e.AccessKey, SecretKey: e.SecretKey, PathStyle: true, RootDirectory: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	blobtest.Bench(b, s, 64<<20, 16<<20)
+}

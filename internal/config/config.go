@@ -177,6 +177,8 @@ type AccessLog struct {
 type Storage struct {
 	Filesystem  Filesystem  `yaml:"filesystem"`
 	S3          *S3         `yaml:"s3"`
+	Azure       *Azure      `yaml:"azure"`
+	GCS         *GCS        `yaml:"gcs"`
 	Delete      Delete      `yaml:"delete"`
 	Maintenance Maintenance `yaml:"maintenance"`
 	Cache       Cache       `yaml:"cache"`
@@ -299,6 +301,43 @@ type S3 struct {
 	ForcePathStyle bool   `yaml:"forcepathstyle"`
 	ChunkSize      int64  `yaml:"chunksize"` // multipart part size; at least 5 MiB
 	StorageClass   string `yaml:"storageclass"`
+}
+
+// Azure is Azure Blob Storage for blobs, with distribution's keys.
+type Azure struct {
+	AccountName string `yaml:"accountname"`
+	AccountKey  string `yaml:"accountkey"`
+	Container   string `yaml:"container"`
+	// Realm is the endpoint suffix (default core.windows.net), used when
+	// ServiceURL is empty.
+	Realm         string `yaml:"realm"`
+	ServiceURL    string `yaml:"serviceurl"`
+	RootDirectory string `yaml:"rootdirectory"`
+	// Credentials picks shared_key, client_secret or default_credentials,
+	// as distribution v3 does; unset means the account key.
+	Credentials AzureCredentials `yaml:"credentials"`
+}
+
+// AzureCredentials is storage.azure.credentials.
+type AzureCredentials struct {
+	Type     string `yaml:"type"`
+	ClientID string `yaml:"clientid"`
+	TenantID string `yaml:"tenantid"`
+	Secret   string `yaml:"secret"`
+}
+
+// GCS is Google Cloud Storage for blobs, with distribution's keys. Without
+// keyfile or credentials, Application Default Credentials apply.
+type GCS struct {
+	Bucket  string `yaml:"bucket"`
+	KeyFile string `yaml:"keyfile"`
+	// Credentials is a service account key inlined as YAML (the fields of
+	// its JSON file), instead of KeyFile.
+	Credentials   map[string]string `yaml:"credentials"`
+	RootDirectory string            `yaml:"rootdirectory"`
+	// ChunkSize is the size of the parts uploads are stored in, a multiple
+	// of 256 KiB (default 5 MiB).
+	ChunkSize int64 `yaml:"chunksize"`
 }
 
 // Database is the PostgreSQL metadata store. DSN, when set, wins over the

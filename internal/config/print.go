@@ -16,7 +16,8 @@ const Mask = "*****"
 //
 // Which values are secret is decided by name, not by struct tag, so that
 // it also covers map entries (e.g. a log field called "password"): any
-// mapping entry whose key is secret, password, secretkey, accesskey or dsn
+// mapping entry whose key is secret, password, secretkey, accesskey, dsn,
+// accountkey or private_key
 // (any case) and whose value is a non-empty scalar. An empty secret stays
 // empty, so the output still shows that none is set. A new secret field
 // must use one of these key names or be added to isSecretKey.
@@ -58,7 +59,7 @@ func maskSecrets(n *yaml.Node) {
 
 func isSecretKey(key string) bool {
 	switch strings.ToLower(key) {
-	case "secret", "password", "secretkey", "accesskey", "dsn":
+	case "secret", "password", "secretkey", "accesskey", "dsn", "accountkey", "private_key":
 		return true
 	}
 	return false

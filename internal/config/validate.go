@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateS3(add)
+	c.validateCloud(add)
 	c.validateSecurity(add)
 	c.validateHonoured(add)
 	c.validateHealth(add)

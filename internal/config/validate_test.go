@@ -63,6 +63,26 @@ func TestValidate(t *testing.T) {
 		}, "proxy.upstreams[0].passwordfile"},
 		{"proxy negative ttl", func(c *Config) { c.Proxy.TTL = -1 }, "proxy.ttl"},
 		{"s3 minimal", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b"} }, ""},
+		{"azure minimal", func(c *Config) { c.Storage.Azure = &Azure{AccountName: "a", AccountKey: "k", Container: "c"} }, ""},
+		{"azure no container", func(c *Config) { c.Storage.Azure = &Azure{AccountName: "a"} }, "storage.azure.container"},
+		{"azure no account", func(c *Config) { c.Storage.Azure = &Azure{Container: "c"} }, "storage.azure.accountname"},
+		{"azure bad service url", func(c *Config) { c.Storage.Azure = &Azure{Container: "c", ServiceURL: "ftp://x"} }, "storage.azure.serviceurl"},
+		{"azure client secret incomplete", func(c *Config) {
+			c.Storage.Azure = &Azure{AccountName: "a", Container: "c", Credentials: AzureCredentials{Type: "client_secret", ClientID: "i"}}
+		}, "storage.azure.credentials"},
+		{"azure unknown credentials", func(c *Config) {
+			c.Storage.Azure = &Azure{AccountName: "a", Container: "c", Credentials: AzureCredentials{Type: "password"}}
+		}, "storage.azure.credentials.type"},
+		{"azure and s3", func(c *Config) {
+			c.Storage.S3 = &S3{Bucket: "b"}
+			c.Storage.Azure = &Azure{AccountName: "a", Container: "c"}
+		}, "storage"},
+		{"gcs minimal", func(c *Config) { c.Storage.GCS = &GCS{Bucket: "b"} }, ""},
+		{"gcs no bucket", func(c *Config) { c.Storage.GCS = &GCS{} }, "storage.gcs.bucket"},
+		{"gcs chunk not 256 KiB", func(c *Config) { c.Storage.GCS = &GCS{Bucket: "b", ChunkSize: 1000} }, "storage.gcs.chunksize"},
+		{"gcs keyfile and credentials", func(c *Config) {
+			c.Storage.GCS = &GCS{Bucket: "b", KeyFile: "k.json", Credentials: map[string]string{"type": "service_account"}}
+		}, "storage.gcs.keyfile"},
 		{"s3 no bucket", func(c *Config) { c.Storage.S3 = &S3{} }, "storage.s3.bucket"},
 		{"s3 access key alone", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", AccessKey: "k"} }, "storage.s3.accesskey"},
 		{"s3 chunk 5 MiB", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b", ChunkSize: S3MinChunkSize} }, ""},

@@ -9,9 +9,13 @@ import (
 	"github.com/wharf-registry/wharf/internal/config"
 )
 
-// openBlobStore opens the blob store cfg names: S3 when storage.s3 is set,
-// else the filesystem under storage.filesystem.rootdirectory.
+// openBlobStore opens the blob store cfg names: S3, Azure or GCS when
+// storage.s3, storage.azure or storage.gcs is set, else the filesystem
+// under storage.filesystem.rootdirectory.
 func openBlobStore(ctx context.Context, cfg *config.Config) (blob.Store, error) {
+	if s, ok, err := openCloudStore(ctx, cfg); ok {
+		return s, err
+	}
 	if cfg.Storage.S3 != nil {
 		opts, err := s3Options(cfg.Storage.S3)
 		if err != nil {

@@ -17,11 +17,11 @@ func BallastPath(root string) string { return filepath.Join(root, "reserve") }
 
 // spaceGuard keeps storage.reserve on the filesystem of the root directory
 // when it holds upload bytes or the SQLite database. It returns nil when
-// nothing local is stored (S3 and PostgreSQL) or the reserve is 0.
+// nothing local is stored (an object store and PostgreSQL) or the reserve is 0.
 func spaceGuard(cfg *config.Config, log *slog.Logger) (*diskspace.Guard, error) {
 	root := cfg.Storage.Filesystem.RootDirectory
 	var dirs []string
-	if cfg.Storage.S3 == nil {
+	if cfg.Storage.S3 == nil && cfg.Storage.Azure == nil && cfg.Storage.GCS == nil {
 		dirs = append(dirs, filepath.Join(root, "uploads"))
 	}
 	if cfg.Database == nil {

@@ -14,6 +14,7 @@ func TestSpaceGuard(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		s3, pg      bool
+		cloud       string // "azure" or "gcs": that object store instead
 		reserve     *config.Size
 		wantGuard   bool
 		wantReserve int64 // when set; unset: the filesystem's default
@@ -25,6 +26,8 @@ func TestSpaceGuard(t *testing.T) {
 		{name: "S3 with SQLite still guards the database", s3: true, wantGuard: true, wantBallast: true},
 		{name: "filesystem with PostgreSQL guards the blobs", pg: true, wantGuard: true, wantBallast: true},
 		{name: "S3 and PostgreSQL: nothing local", s3: true, pg: true, wantBallast: true},
+		{name: "Azure and PostgreSQL: nothing local", cloud: "azure", pg: true, wantBallast: true},
+		{name: "GCS and PostgreSQL: nothing local", cloud: "gcs", pg: true, wantBallast: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -41,6 +44,12 @@ func TestSpaceGuard(t *testing.T) {
 			cfg.Storage.Reserve = tc.reserve
 			if tc.s3 {
 				cfg.Storage.S3 = &config.S3{Bucket: "b"}
+			}
+			switch tc.cloud {
+			case "azure":
+				cfg.Storage.Azure = &config.Azure{AccountName: "a", Container: "c"}
+			case "gcs":
+				cfg.Storage.GCS = &config.GCS{Bucket: "b"}
 			}
 			if tc.pg {
 				cfg.Database = &config.Database{DSN: "postgres://x"}

@@ -1,5 +1,5 @@
 // Package testenv finds the outside services the test suites need (a
-// PostgreSQL server, an S3 server, the pebble ACME server), which scripts/test-services.sh starts
+// PostgreSQL server, an S3 server, Azurite, fake-gcs-server, the pebble ACME server), which scripts/test-services.sh starts
 // and announces in WHARF_TEST_* variables, and makes fresh databases on
 // them. Without a service a test skips, saying how to run it; with CI set it
 // fails instead, so a CI run never skips one silently.

@@ -59,6 +59,7 @@ type Server struct {
 
 	cmd  *exec.Cmd
 	done chan struct{}
+	env  []string // added to the environment by the scale-out launcher
 }
 
 // ServerOptions tune a test server. ExtraConfig is appended verbatim to the

@@ -38,7 +38,7 @@ import (
 )
 
 // soSkipMessage is why the scale-out tests skip without their services.
-const soSkipMessage = "scale-out tests need PostgreSQL and an S3 server: run them with `make test` or scripts/test-services.sh go test ./test/e2e/"
+const soSkipMessage = "scale-out tests need PostgreSQL and an object store (S3, Azurite, fake-gcs-server): run them with `make test` or scripts/test-services.sh go test ./test/e2e/"
 
 // soDocPath and soDocMarker locate the example node configuration: the
 // ```yaml block of docs/scale-out.md holding the marker line.
@@ -73,6 +73,25 @@ type soStores struct {
 	Bucket string
 	Root   string // storage.s3.rootdirectory of the docs' example, without slashes
 	minio  *minio.Client
+	// backend is the object store when it is not S3 (Bucket and minio
+	// are then unused).
+	backend soBackend
+}
+
+// chunkSize is the OCI-Chunk-Min-Length the nodes advertise.
+func (st *soStores) chunkSize() int64 {
+	if st.backend != nil {
+		return st.backend.chunkSize()
+	}
+	return soChunkSize
+}
+
+// redirectBase is what the nodes' blob redirects start with.
+func (st *soStores) redirectBase() string {
+	if st.backend != nil {
+		return st.backend.redirectBase()
+	}
+	return st.env.s3.Endpoint
 }
 
 // soNewStores creates an empty database (dropped when the test ends) and an
@@ -116,6 +135,9 @@ func (st *soStores) BlobKey(dg string) string {
 // BlobExists reports whether blob dg's object is in the bucket.
 func (st *soStores) BlobExists(t testing.TB, dg string) bool {
 	t.Helper()
+	if st.backend != nil {
+		return st.backend.exists(t, st.BlobKey(dg))
+	}
 	_, err := st.minio.StatObject(ctx(t), st.Bucket, st.BlobKey(dg), minio.StatObjectOptions{})
 	if err == nil {
 		return true
@@ -130,6 +152,9 @@ func (st *soStores) BlobExists(t testing.TB, dg string) bool {
 // Objects lists the keys under the root prefix and prefix.
 func (st *soStores) Objects(t testing.TB, prefix string) []string {
 	t.Helper()
+	if st.backend != nil {
+		return st.backend.keys(t, st.Root+"/"+prefix)
+	}
 	var keys []string
 	for obj := range st.minio.ListObjects(ctx(t), st.Bucket, minio.ListObjectsOptions{Prefix: st.Root + "/" + prefix, Recursive: true}) {
 		if obj.Err != nil {
@@ -213,7 +238,7 @@ func soRender(t testing.TB, tmpl string, vars map[string]string) string {
 
 // soCluster is N wharf nodes over one soStores, behind a round-robin proxy.
 type soCluster struct {
-	t      *testing.T
+	t      testing.TB
 	Stores *soStores
 	Set    soSettings
 	Nodes  []*Server
@@ -227,7 +252,7 @@ type soCluster struct {
 // proxy in front of them; everything is stopped when the test ends. The
 // nodes are launched together (migrations on an empty database race under
 // their advisory lock) and then awaited.
-func soStartCluster(t *testing.T, st *soStores, n int, set soSettings) *soCluster {
+func soStartCluster(t testing.TB, st *soStores, n int, set soSettings) *soCluster {
 	t.Helper()
 	c := &soCluster{t: t, Stores: st, Set: set}
 	for i := range n {
@@ -260,20 +285,34 @@ func (c *soCluster) writeConfigs() {
 	if gcGrace == "" {
 		gcGrace = "24h"
 	}
+	backend := c.Stores.backend
+	if backend != nil {
+		tmpl = soSwapStorage(c.t, tmpl, backend.docMarker())
+	}
 	for _, s := range c.Nodes {
-		cfg := soRender(c.t, tmpl, map[string]string{
+		vars := map[string]string{
 			"LISTEN_ADDR":      s.Addr,
 			"ROOT_DIR":         s.Root,
-			"S3_ACCESS_KEY":    c.Stores.env.s3.AccessKey,
-			"S3_SECRET_KEY":    c.Stores.env.s3.SecretKey,
-			"S3_REGION":        c.Stores.env.s3.Region,
-			"S3_ENDPOINT":      c.Stores.env.s3.Endpoint,
-			"S3_BUCKET":        c.Stores.Bucket,
 			"REDIRECT_DISABLE": strconv.FormatBool(c.Set.RedirectDisable),
 			"DATABASE_DSN":     c.Stores.DSN,
 			"GC_INTERVAL":      gcInterval,
 			"GC_GRACE":         gcGrace,
-		})
+		}
+		storageVars := map[string]string{
+			"S3_ACCESS_KEY": c.Stores.env.s3.AccessKey,
+			"S3_SECRET_KEY": c.Stores.env.s3.SecretKey,
+			"S3_REGION":     c.Stores.env.s3.Region,
+			"S3_ENDPOINT":   c.Stores.env.s3.Endpoint,
+			"S3_BUCKET":     c.Stores.Bucket,
+		}
+		if backend != nil {
+			storageVars = backend.vars()
+			s.env = backend.nodeEnv()
+		}
+		for k, v := range storageVars {
+			vars[k] = v
+		}
+		cfg := soRender(c.t, tmpl, vars)
 		if err := os.WriteFile(s.Config, []byte(cfg+c.Set.Extra), 0o600); err != nil {
 			c.t.Fatalf("write config: %v", err)
 		}
@@ -336,7 +375,7 @@ func soLaunch(s *Server) {
 		s.Log = &syncBuffer{}
 	}
 	s.cmd = exec.Command(wharfBin, "serve", s.Config)
-	s.cmd.Env = os.Environ()
+	s.cmd.Env = append(os.Environ(), s.env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.Log, s.Log
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start wharf: %v", err)
@@ -455,9 +494,8 @@ func soCheckBlob(s *Server, st *soStores, repo, dg string, size int64, redirect,
 		if h := resp.Header.Get("Docker-Content-Digest"); h != dg {
 			return fmt.Errorf("GET %s on %s: 307 with Docker-Content-Digest %q", dg, s.Addr, h)
 		}
-		lu, err := url.Parse(loc)
-		if err != nil || !strings.HasPrefix(st.env.s3.Endpoint, lu.Scheme+"://"+lu.Host) {
-			return fmt.Errorf("GET %s on %s: redirect to %q, want a URL on the S3 server %s", dg, s.Addr, loc, st.env.s3.Endpoint)
+		if !soRedirectsTo(loc, st.redirectBase()) {
+			return fmt.Errorf("GET %s on %s: redirect to %q, want a URL on the object store %s", dg, s.Addr, loc, st.redirectBase())
 		}
 		resp.Body.Close()
 		resp, err = soFollow.Get(loc)
@@ -486,6 +524,17 @@ func soCheckBlob(s *Server, st *soStores, repo, dg string, size int64, redirect,
 		return soCheckRange(s, repo, dg, size)
 	}
 	return nil
+}
+
+// soRedirectsTo reports whether loc points into base: on S3 its scheme and
+// host are base's (base is the endpoint), on other stores loc starts with
+// base (the container's or bucket's URL).
+func soRedirectsTo(loc, base string) bool {
+	lu, err := url.Parse(loc)
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(base, lu.Scheme+"://"+lu.Host) && strings.HasPrefix(loc, base)
 }
 
 // soCheckRange GETs bytes 10..99 of a blob (following a redirect) and
