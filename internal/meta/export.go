@@ -33,6 +33,7 @@ var exportTables = []exportTable{
 	{"signing_keys", []string{"name"}},
 	{"repo_info", []string{"repo"}},
 	{"repo_stars", []string{"repo", "username"}},
+	{"ui_revoked_sessions", []string{"id"}},
 }
 
 // notExported are the tables a migration leaves behind, on purpose:

@@ -177,6 +177,7 @@ type Store interface {
 	RepoInfoStore
 	SearchTextStore
 	Browser
+	SessionStore
 
 	// GC runs fn in one transaction of the garbage collector, committed
 	// when commit is true and fn succeeds, rolled back otherwise.

@@ -297,6 +297,12 @@ var migrations = []string{
 		accessed_at BIGINT NOT NULL,
 		PRIMARY KEY (repo, digest)
 	);`,
+	// 15: web UI sessions ended by a logout before they expired, so a
+	// copied cookie stops working on every node; kept until expiry.
+	`CREATE TABLE ui_revoked_sessions (
+		id {{text}} PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	);`,
 }
 
 // searchTextTable holds, per repository, the one-line description search

@@ -32,7 +32,7 @@ func newUI(ctx context.Context, cfg *config.Config, reg *registry.Registry, guar
 		return nil, fmt.Errorf("ui session key: %w", err)
 	}
 	h, err := ui.New(reg, ui.Options{Guard: guard, SessionKey: stored, BasePath: cfg.UI.BasePath,
-		SessionTTL: cfg.UI.SessionTTL, Log: log})
+		SessionTTL: cfg.UI.SessionTTL, Sessions: md, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}

@@ -67,7 +67,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, v *visitor) err
 	if err := h.checkCSRF(r, v); err != nil {
 		return err
 	}
-	h.endSession(w, r)
+	if err := h.endSession(w, r); err != nil {
+		return err
+	}
 	http.Redirect(w, r, h.opts.BasePath+"/", http.StatusSeeOther)
 	return nil
 }

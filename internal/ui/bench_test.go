@@ -53,7 +53,7 @@ func BenchmarkUIPages(b *testing.B) {
 	g := testGuard(b, dir)
 	g.Policy.Rules = append(g.Policy.Rules, auth.Rule{Repositories: "team007/*", Users: []string{"dev"}, Actions: []string{"pull"}})
 	g.Policy.Public = nil
-	h, err := ui.New(reg, ui.Options{Guard: g, SessionKey: bytes.Repeat([]byte("k"), 32), Log: log})
+	h, err := ui.New(reg, ui.Options{Guard: g, SessionKey: bytes.Repeat([]byte("k"), 32), Sessions: md, Log: log})
 	if err != nil {
 		b.Fatal(err)
 	}

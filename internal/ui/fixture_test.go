@@ -82,7 +82,7 @@ func newUIEnv(t testing.TB, o uiOptions) *uiEnv {
 			e.guard.Mode = o.mode
 		}
 	}
-	h, err := ui.New(reg, ui.Options{Guard: e.guard, SessionKey: bytes.Repeat([]byte("k"), 32), Log: log, BasePath: o.basePath})
+	h, err := ui.New(reg, ui.Options{Guard: e.guard, SessionKey: bytes.Repeat([]byte("k"), 32), Sessions: md, Log: log, BasePath: o.basePath})
 	if err != nil {
 		t.Fatal(err)
 	}

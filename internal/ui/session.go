@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,54 +80,89 @@ func (h *Handler) checkCSRF(r *http.Request, v *visitor) error {
 	return nil
 }
 
-// sessionUser returns the user of a valid, unexpired session cookie made
-// for the user's present htpasswd entry, else "".
+// session is what a session cookie carries: until when it is valid, its
+// user and its own id (what a logout revokes).
+type session struct {
+	until int64
+	user  string
+	id    string
+}
+
+// sessionUser returns the user of a valid, unexpired, not logged-out
+// session cookie made for the user's present htpasswd entry, else "".
 func (h *Handler) sessionUser(r *http.Request) string {
-	if !h.opts.Guard.PasswordLogins() {
+	s, ok := h.readSession(r)
+	if !ok {
 		return ""
+	}
+	revoked, err := h.opts.Sessions.SessionRevoked(r.Context(), s.id)
+	if err != nil {
+		// Unsure whether it ended: treat the visitor as anonymous rather
+		// than let a logged-out cookie through.
+		h.log.WarnContext(r.Context(), "ui: session revocation unreadable", "error", err)
+		return ""
+	}
+	if revoked {
+		return ""
+	}
+	return s.user
+}
+
+// readSession parses and verifies the session cookie: its MAC, its expiry,
+// and that it was made for the user's present htpasswd entry.
+func (h *Handler) readSession(r *http.Request) (session, bool) {
+	if !h.opts.Guard.PasswordLogins() {
+		return session{}, false
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return ""
+		return session{}, false
 	}
 	body, sig, ok := strings.Cut(c.Value, ".")
 	if !ok {
-		return ""
+		return session{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
-		return ""
+		return session{}, false
 	}
-	exp, user, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return ""
+	fields := strings.Split(string(raw), "|")
+	if len(fields) != 3 {
+		return session{}, false
 	}
-	until, err := strconv.ParseInt(exp, 10, 64)
+	until, err := strconv.ParseInt(fields[0], 10, 64)
 	if err != nil || time.Now().Unix() >= until {
-		return ""
+		return session{}, false
 	}
+	s := session{until: until, user: fields[1], id: fields[2]}
 	// The MAC covers the user's htpasswd entry: a user removed, or whose
 	// password changed, loses the sessions it holds.
-	cred, ok := h.opts.Guard.Htpasswd.Credential(user)
+	cred, ok := h.opts.Guard.Htpasswd.Credential(s.user)
 	if !ok || !hmac.Equal([]byte(sig), []byte(h.mac("session", body, cred))) {
-		return ""
+		return session{}, false
 	}
-	return user
+	return s, true
 }
 
 // startSession sets the session cookie of user.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, user string) {
 	exp := time.Now().Add(h.opts.SessionTTL)
-	body := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(exp.Unix(), 10) + "|" + user))
+	body := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(exp.Unix(), 10) + "|" + user + "|" + randomHex(16)))
 	cred, _ := h.opts.Guard.Htpasswd.Credential(user)
 	h.setCookie(w, r, sessionCookie, body+"."+h.mac("session", body, cred), h.opts.SessionTTL)
 	// A fresh CSRF seed, so no token from before the login is valid after.
 	h.setCookie(w, r, csrfCookie, randomHex(16), 0)
 }
 
-// endSession removes the session cookie.
-func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
+// endSession revokes the session, on every node, and removes its cookie.
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
+	if s, ok := h.readSession(r); ok {
+		if err := h.opts.Sessions.RevokeSession(r.Context(), s.id, time.Unix(s.until, 0)); err != nil {
+			return fmt.Errorf("log out: %w", err)
+		}
+	}
 	h.setCookie(w, r, sessionCookie, "", -1)
+	return nil
 }
 
 // setCookie sets a cookie for the UI's path: HttpOnly, SameSite=Strict,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wharf-registry/wharf/internal/auth"
+	"github.com/wharf-registry/wharf/internal/meta"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -52,7 +53,10 @@ type Options struct {
 	BasePath string
 	// SessionTTL is how long a login lasts; DefaultSessionTTL when zero.
 	SessionTTL time.Duration
-	Log        *slog.Logger
+	// Sessions remembers logouts, shared by every node, so that a copy of
+	// a logged-out cookie is refused; required with password logins.
+	Sessions meta.SessionStore
+	Log      *slog.Logger
 }
 
 // Handler serves the UI.
@@ -87,6 +91,9 @@ func New(reg *registry.Registry, opts Options) (*Handler, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Guard.PasswordLogins() && opts.Sessions == nil {
+		return nil, errors.New("ui: password logins need a session store for logouts")
 	}
 	h := &Handler{reg: reg, opts: opts, log: opts.Log, md: newMarkdown()}
 	pages, err := h.parseTemplates()

@@ -277,11 +277,22 @@ func TestLogin(t *testing.T) {
 	if status, _ := c.get("/r/team/secret"); status != 200 {
 		t.Fatalf("after login: %d", status)
 	}
+	// A copy of the cookie, taken before the logout, as someone who stole
+	// it would keep it.
+	stolen := e.browser(t)
+	base, _ := url.Parse(e.srv.URL)
+	stolen.client.Jar.SetCookies(base, c.client.Jar.Cookies(base))
+	if status, _ := stolen.get("/r/team/secret"); status != 200 {
+		t.Fatalf("with a copy of the cookie before logout: %d", status)
+	}
 	if status, _, _ := c.post("/logout", url.Values{"csrf": {c.csrf("/")}}); status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", status)
 	}
 	if status, _ := c.get("/r/team/secret"); status != 404 {
 		t.Fatalf("after logout: %d", status)
+	}
+	if status, _ := stolen.get("/r/team/secret"); status != 404 {
+		t.Fatalf("a copy of the cookie still works after logout: %d", status)
 	}
 }
 
