@@ -117,7 +117,9 @@ func (r *Registry) configLabels(ctx context.Context, repo string, m *meta.Manife
 	if err != nil || cfg == "" {
 		return nil, err
 	}
-	c, _, err := r.OpenBlob(ctx, repo, cfg)
+	// What is stored only: describing a cached repository must neither
+	// fetch from its upstream nor count as a pull.
+	c, _, err := r.localOpenBlob(ctx, repo, cfg)
 	if _, ok := AsError(err); ok {
 		return nil, nil
 	}

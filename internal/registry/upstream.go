@@ -120,6 +120,9 @@ func (r *Registry) PutCachedManifest(ctx context.Context, repo string, tags []st
 		}
 		return ManifestInfo{}, nil, wrap(err, "store cached manifest")
 	}
+	if len(tags) > 0 {
+		r.refreshSearch(ctx, repo)
+	}
 	return ManifestInfo{Digest: d, MediaType: m.MediaType, Payload: payload, Subject: m.Subject, Tags: tags}, nil, nil
 }
 
@@ -152,6 +155,9 @@ func (r *Registry) EvictCached(ctx context.Context, repo string, d digest.Digest
 	_, err := r.meta.DeleteManifest(ctx, repo, d, r.opts.KeepReferrers)
 	if isNotFound(err) {
 		return nil
+	}
+	if err == nil {
+		r.refreshSearch(ctx, repo)
 	}
 	return wrap(err, "evict %s@%s", repo, d)
 }
