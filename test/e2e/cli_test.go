@@ -87,12 +87,12 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "key classes listed", config: seed + "redis:\n  addr: r:6379\n", wantOut: []string{
 			"# keys set, and what wharf does with them:", "storage.delete.enabled", "implemented", "redis", "harmless: distribution caches"},
 			wantErr: []string{"redis is not needed by wharf"}},
-		{name: "refused storage driver", config: "version: 0.1\nstorage:\n  azure:\n    accountname: a\n", wantCode: 1,
-			wantErr: []string{"storage.azure", "refused: a storage backend wharf does not have"}},
+		{name: "refused storage driver", config: "version: 0.1\nstorage:\n  swift:\n    username: a\n", wantCode: 1,
+			wantErr: []string{"storage.swift", "refused: a storage backend wharf does not have"}},
 		{name: "refused silly auth", config: "version: 0.1\nauth:\n  silly:\n    realm: r\n", wantCode: 1,
 			wantErr: []string{"auth.silly", "refused"}},
-		{name: "refused by env", config: seed, env: []string{"REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"}, wantCode: 1,
-			wantErr: []string{"REGISTRY_PROXY_REMOTEURL", "refused: wharf has no pull-through cache yet"}},
+		{name: "refused by env", config: seed, env: []string{"REGISTRY_AUTH_SILLY_REALM=r"}, wantCode: 1,
+			wantErr: []string{"REGISTRY_AUTH_SILLY_REALM", "refused: silly auth lets any client in"}},
 		// What serve would refuse, config check refuses too.
 		{name: "s3 without bucket", config: "version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n", wantCode: 1,
 			wantErr: []string{"storage.s3.bucket"}},
@@ -133,7 +133,7 @@ func TestCLIConfigCheck(t *testing.T) {
 // starting with a meaning other than the file's.
 func TestCLIServeRefusesKeys(t *testing.T) {
 	tests := []struct{ name, config, want string }{
-		{"storage driver", "version: 0.1\nstorage:\n  gcs:\n    bucket: b\n", "storage.gcs"},
+		{"storage driver", "version: 0.1\nstorage:\n  swift:\n    container: c\n", "storage.swift"},
 		{"silly auth", "version: 0.1\nauth:\n  silly:\n    realm: r\n    service: s\n", "auth.silly"},
 		{"storage middleware", "version: 0.1\nmiddleware:\n  storage:\n    - name: cloudfront\n", "middleware"},
 		{"path prefix", "version: 0.1\nhttp:\n  prefix: /nested/\n", "http.prefix"},
