@@ -91,8 +91,10 @@ unit:
 conformance:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run TestOCIConformance -v ./test/e2e/
 
-## bench: wharf side by side with distribution 2.8.2 (Debian's docker-registry,
-## installed when missing); BENCH_FLAGS=-quick, -only push-small,mount, ...
+## bench: wharf side by side with distribution 2.8.2 (Debian's docker-registry)
+## and v3.1.2 (go install, into .cache/bench), each installed when missing,
+## interleaved; BENCH_FLAGS=-quick, -only push-small,mount, -peers distribution,
+## -fair (drop the page cache between servers, root), -rounds 5, ...
 bench:
 	$(GO) build -o $(BIN) ./cmd/wharf
 	$(GO) build -o bin/wharf-bench ./cmd/wharf-bench

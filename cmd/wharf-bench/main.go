@@ -1,6 +1,7 @@
 // Command wharf-bench measures wharf side by side with distribution
-// (Debian's docker-registry 2.8.2) on loopback, or, with -scale, how
-// wharf's listings and manifest reads behave as its metadata grows.
+// (Debian's docker-registry 2.8.2 and distribution v3, installed with go
+// install) on loopback, or, with -scale, how wharf's listings and manifest
+// reads behave as its metadata grows.
 package main
 
 import (
@@ -37,13 +38,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		tags    int
 		timeout time.Duration
 		cpuprof string
+		peers   string
 	)
 	fs.StringVar(&o.WharfBin, "wharf", "bin/wharf", "path of the wharf binary")
-	fs.IntVar(&o.Rounds, "rounds", 3, "rounds per workload (wharf, distribution alternate; medians reported)")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds per workload (the servers alternate; medians and every round reported)")
 	fs.StringVar(&only, "only", "", "comma-separated workloads to run: "+strings.Join(bench.WorkloadNames(), ","))
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the timed workloads")
 	fs.BoolVar(&o.Quick, "quick", false, "small sizes for a smoke run (4x16 MiB layers, 100 images, 2s)")
 	fs.BoolVar(&o.WharfOnly, "wharf-only", false, "run against wharf only")
+	fs.StringVar(&peers, "peers", string(bench.Distribution)+","+string(bench.DistributionV3),
+		"comma-separated registries to run beside wharf: "+string(bench.Distribution)+" (Debian's 2.8.2), "+
+			string(bench.DistributionV3)+" ("+bench.DistributionV3Version+", go install)")
+	fs.StringVar(&o.CacheDir, "cache", ".cache/bench", "where installed peers are kept")
+	fs.BoolVar(&o.Fair, "fair", false, "sync and drop the page cache before every server starts (root)")
 	fs.StringVar(&o.Out, "out", "", "also write the table as Markdown to this file")
 	fs.StringVar(&o.TmpDir, "tmp", os.TempDir(), "parent directory of the servers' storage")
 	fs.BoolVar(&scale, "scale", false, "scale run: fill wharf with many repositories and tags, report latencies")
@@ -70,6 +77,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if only != "" {
 		o.Only = strings.Split(only, ",")
+	}
+	for _, p := range strings.Split(peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			o.Peers = append(o.Peers, bench.Kind(p))
+		}
 	}
 	o.Stdout, o.Stderr = stdout, stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

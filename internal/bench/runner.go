@@ -1,7 +1,7 @@
 // Package bench runs the same registry workloads against wharf and against
-// distribution (Debian's docker-registry 2.8.2), interleaved over several
-// rounds, and reports medians side by side with each server's peak RSS and
-// CPU time. It also has a scale run that fills wharf's metadata store with
+// distribution (Debian's docker-registry 2.8.2, and v3 as registry:3 runs
+// it), interleaved over several rounds, and reports medians and every
+// round's figures side by side with each server's peak RSS and CPU time. It also has a scale run that fills wharf's metadata store with
 // many repositories and tags and reports how listing and manifest latency
 // grow.
 package bench
@@ -26,8 +26,16 @@ type Options struct {
 	Duration  time.Duration // length of the timed workloads
 	Quick     bool          // smoke-run sizes
 	WharfOnly bool          // skip distribution
-	Out       string        // also write the table as Markdown here
-	TmpDir    string        // parent of the servers' storage directories
+	// Peers are the other registries to run beside wharf (Distribution,
+	// DistributionV3); empty: both.
+	Peers []Kind
+	// CacheDir keeps what the bench installs (distribution v3's binary).
+	CacheDir string
+	// Fair syncs and drops the page cache before every server starts, so
+	// one server's deferred writeback is not billed to the next.
+	Fair   bool
+	Out    string // also write the table as Markdown here
+	TmpDir string // parent of the servers' storage directories
 	Stdout    io.Writer     // the table
 	Stderr    io.Writer     // progress
 }
@@ -113,15 +121,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	kinds := []Kind{Wharf}
-	if !o.WharfOnly {
-		if err := ensureDistribution(ctx, logf); err != nil {
-			return err
-		}
-		kinds = append(kinds, Distribution)
-	}
 	if _, err := os.Stat(o.WharfBin); err != nil {
 		return fmt.Errorf("wharf binary: %w", err)
+	}
+	kinds, bins, err := prepareKinds(ctx, o, logf)
+	if err != nil {
+		return err
 	}
 	data := &dataset{sz: sizesFor(o.Quick, o.Duration)}
 	logf("generating test data")
@@ -132,13 +137,52 @@ func Run(ctx context.Context, o Options) error {
 	for _, w := range selected {
 		for round := 1; round <= o.Rounds; round++ {
 			for _, k := range kinds {
-				if err := runOne(ctx, o, w, k, round, data, hc, res, logf); err != nil {
+				if err := runOne(ctx, o, w, k, bins[k], round, data, hc, res, logf); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return report(o, kinds, res)
+}
+
+// prepareKinds returns the registries to run, wharf first, and the binary
+// of each, installing distribution 2.8.2 (apt) and v3 (go install) when
+// missing.
+func prepareKinds(ctx context.Context, o Options, logf func(string, ...any)) ([]Kind, map[Kind]string, error) {
+	kinds, bins := []Kind{Wharf}, map[Kind]string{Wharf: o.WharfBin}
+	if o.WharfOnly {
+		return kinds, bins, nil
+	}
+	peers := o.Peers
+	if len(peers) == 0 {
+		peers = []Kind{Distribution, DistributionV3}
+	}
+	for _, k := range peers {
+		switch k {
+		case Distribution:
+			if err := ensureDistribution(ctx, logf); err != nil {
+				return nil, nil, err
+			}
+			bins[k] = DistributionBinary
+		case DistributionV3:
+			if o.CacheDir == "" {
+				return nil, nil, fmt.Errorf("distribution v3 needs a cache directory (-cache)")
+			}
+			if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+				return nil, nil, fmt.Errorf("cache directory: %w", err)
+			}
+			bin, err := ensureDistributionV3(ctx, o.CacheDir, logf)
+			if err != nil {
+				return nil, nil, err
+			}
+			bins[k] = bin
+		default:
+			return nil, nil, fmt.Errorf("unknown peer %q (have %s, %s)", k, Distribution, DistributionV3)
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, bins, nil
 }
 
 // selectWorkloads returns the workloads named in only (all when empty), in
@@ -163,8 +207,13 @@ func selectWorkloads(only []string) ([]workload, error) {
 
 // runOne starts a fresh server of kind k, runs workload w against it and
 // stops it again.
-func runOne(ctx context.Context, o Options, w workload, k Kind, round int, data *dataset, hc *http.Client, res *results, logf func(string, ...any)) error {
-	srv, err := startServer(ctx, k, o.WharfBin, o.TmpDir)
+func runOne(ctx context.Context, o Options, w workload, k Kind, bin string, round int, data *dataset, hc *http.Client, res *results, logf func(string, ...any)) error {
+	if o.Fair {
+		if err := dropCaches(); err != nil {
+			return err
+		}
+	}
+	srv, err := startServer(ctx, k, bin, o.TmpDir)
 	if err != nil {
 		return err
 	}
@@ -189,25 +238,37 @@ func runOne(ctx context.Context, o Options, w workload, k Kind, round int, data 
 // report prints the table of medians and writes it as Markdown to o.Out.
 func report(o Options, kinds []Kind, res *results) error {
 	t := buildTable(kinds, res)
-	notes := tableNotes(o)
+	rounds := buildRoundsTable(kinds, res)
+	notes := tableNotes(o, kinds)
 	fmt.Fprintln(o.Stdout)
 	fmt.Fprint(o.Stdout, t.Text())
 	fmt.Fprintln(o.Stdout, notes)
+	fmt.Fprintln(o.Stdout)
+	fmt.Fprint(o.Stdout, rounds.Text())
 	if o.Out == "" {
 		return nil
 	}
-	md := t.Markdown() + "\n" + notes + "\n"
+	md := t.Markdown() + "\n" + notes + "\n\nEvery round (in the order run):\n\n" + rounds.Markdown()
 	if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", o.Out, err)
 	}
 	return nil
 }
 
-func tableNotes(o Options) string {
-	return fmt.Sprintf("Medians of %d rounds (wharf, distribution interleaved, a fresh server each time); "+
+func tableNotes(o Options, kinds []Kind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.Label()
+	}
+	fair := ""
+	if o.Fair {
+		fair = "; page cache synced and dropped before every server start"
+	}
+	return fmt.Sprintf("Medians of %d rounds (%s interleaved, a fresh server each time%s); "+
+		"best peer = the better of the others on that line (higher, or lower for ms/ units); "+
 		"MB = 10^6 bytes; p50/p99 in ms (per request, per image for push-small, per walk/list for catalog); "+
 		"RSS = highest VmRSS sampled every 50 ms during the measurement, max over rounds; "+
-		"CPU = server utime+stime during the measurement.", o.Rounds)
+		"CPU = server utime+stime during the measurement.", o.Rounds, strings.Join(names, ", "), fair)
 }
 
 // summary is the median figures of one series on one server.
@@ -236,19 +297,108 @@ func summarize(figs []figure) summary {
 	return summary{Median(vals), Median(p50), Median(p99), rss, Median(cpu)}
 }
 
-// buildTable lays out one row per series: wharf's and distribution's
-// medians, their ratio, latencies, RSS and CPU as "wharf / distribution".
-func buildTable(kinds []Kind, res *results) *Table {
-	t := &Table{Header: []string{"workload", "unit", "wharf", "distribution", "wharf/dist",
-		"p50 ms (w / d)", "p99 ms (w / d)", "peak RSS MiB (w / d)", "CPU s (w / d)"}}
-	for _, s := range res.order {
-		w := summarize(s.byKind[Wharf])
-		d := summarize(nil)
-		if slices.Contains(kinds, Distribution) {
-			d = summarize(s.byKind[Distribution])
+// lowerIsBetter reports whether a smaller figure of unit is the better one
+// (times per walk or list), as opposed to throughputs.
+func lowerIsBetter(unit string) bool { return strings.HasPrefix(unit, "ms/") }
+
+// peersOf returns the kinds other than wharf; with none, distribution's
+// column stays, empty, so tables keep one shape.
+func peersOf(kinds []Kind) []Kind {
+	var peers []Kind
+	for _, k := range kinds {
+		if k != Wharf {
+			peers = append(peers, k)
 		}
-		t.AddRow(s.label, s.unit, FormatFigure(w.value), FormatFigure(d.value), FormatRatio(w.value, d.value),
-			FormatPair(w.p50, d.p50), FormatPair(w.p99, d.p99), FormatPair(w.rss, d.rss), FormatPair(w.cpu, d.cpu))
+	}
+	if len(peers) == 0 {
+		peers = []Kind{Distribution}
+	}
+	return peers
+}
+
+// buildTable lays out one row per series: wharf's and each peer's medians,
+// wharf against the best peer, and latencies, RSS and CPU as
+// "wharf / peer / peer".
+func buildTable(kinds []Kind, res *results) *Table {
+	peers := peersOf(kinds)
+	header := []string{"workload", "unit", Wharf.Label()}
+	for _, p := range peers {
+		header = append(header, p.Label())
+	}
+	header = append(header, "wharf vs best peer", "p50 ms", "p99 ms", "peak RSS MiB", "CPU s")
+	t := &Table{Header: header}
+	for _, s := range res.order {
+		sums := []summary{summarize(s.byKind[Wharf])}
+		for _, p := range peers {
+			if slices.Contains(kinds, p) {
+				sums = append(sums, summarize(s.byKind[p]))
+			} else {
+				sums = append(sums, summarize(nil))
+			}
+		}
+		row := []string{s.label, s.unit}
+		for _, sm := range sums {
+			row = append(row, FormatFigure(sm.value))
+		}
+		row = append(row, versusBest(s.unit, sums[0].value, sums[1:]),
+			formatAll(sums, func(sm summary) float64 { return sm.p50 }),
+			formatAll(sums, func(sm summary) float64 { return sm.p99 }),
+			formatAll(sums, func(sm summary) float64 { return sm.rss }),
+			formatAll(sums, func(sm summary) float64 { return sm.cpu }))
+		t.AddRow(row...)
+	}
+	return t
+}
+
+// versusBest is wharf's figure over the best peer's, as a factor where more
+// is better for wharf (the inverse ratio for ms/ units).
+func versusBest(unit string, wharf float64, peers []summary) string {
+	best := math.NaN()
+	for _, p := range peers {
+		switch {
+		case math.IsNaN(p.value):
+		case math.IsNaN(best), lowerIsBetter(unit) && p.value < best, !lowerIsBetter(unit) && p.value > best:
+			best = p.value
+		}
+	}
+	if lowerIsBetter(unit) {
+		return FormatRatio(best, wharf)
+	}
+	return FormatRatio(wharf, best)
+}
+
+// formatAll prints one figure of every summary as "a / b / c"; "-" when
+// all are missing, trailing missing ones left out.
+func formatAll(sums []summary, f func(summary) float64) string {
+	vals := make([]float64, len(sums))
+	for i, sm := range sums {
+		vals[i] = f(sm)
+	}
+	return FormatList(vals...)
+}
+
+// buildRoundsTable lists every round's figure of every series on every
+// server, in the order run, so a bimodal result shows.
+func buildRoundsTable(kinds []Kind, res *results) *Table {
+	rounds := 0
+	for _, s := range res.order {
+		for _, figs := range s.byKind {
+			rounds = max(rounds, len(figs))
+		}
+	}
+	header := []string{"workload", "unit", "server"}
+	for r := 1; r <= rounds; r++ {
+		header = append(header, fmt.Sprintf("round %d", r))
+	}
+	t := &Table{Header: header}
+	for _, s := range res.order {
+		for _, k := range kinds {
+			row := []string{s.label, s.unit, k.Label()}
+			for _, f := range s.byKind[k] {
+				row = append(row, FormatFigure(f.value))
+			}
+			t.AddRow(row...)
+		}
 	}
 	return t
 }

@@ -17,15 +17,35 @@ import (
 // Kind names a registry implementation under test.
 type Kind string
 
-// The two registries the bench compares.
+// The registries the bench compares: wharf, Debian's distribution 2.8.2
+// and distribution v3 (what registry:3 runs today).
 const (
-	Wharf        Kind = "wharf"
-	Distribution Kind = "distribution"
+	Wharf          Kind = "wharf"
+	Distribution   Kind = "distribution"
+	DistributionV3 Kind = "distribution-v3"
 )
+
+// Label is the kind's column heading.
+func (k Kind) Label() string {
+	switch k {
+	case Distribution:
+		return "dist 2.8.2"
+	case DistributionV3:
+		return "dist " + DistributionV3Version
+	}
+	return string(k)
+}
 
 // DistributionBinary is where Debian's docker-registry package installs
 // distribution 2.8.2.
 const DistributionBinary = "/usr/bin/docker-registry"
+
+// DistributionV3Version is the distribution v3 release the bench installs
+// with go install, and DistributionV3Module its command's package.
+const (
+	DistributionV3Version = "v3.1.2"
+	DistributionV3Module  = "github.com/distribution/distribution/v3/cmd/registry"
+)
 
 // server is one running registry process with its own storage directory.
 type server struct {
@@ -40,20 +60,20 @@ type server struct {
 // startServer starts a fresh registry of the given kind on a free loopback
 // port, with filesystem storage in a new directory under tmp, and waits
 // until it answers GET /v2/.
-func startServer(ctx context.Context, kind Kind, wharfBin, tmp string) (*server, error) {
+func startServer(ctx context.Context, kind Kind, bin, tmp string) (*server, error) {
 	dir, err := os.MkdirTemp(tmp, string(kind)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating %s storage dir: %w", kind, err)
 	}
 	s := &server{kind: kind, dir: dir, exit: make(chan error, 1)}
-	if err := s.start(ctx, wharfBin); err != nil {
+	if err := s.start(ctx, bin); err != nil {
 		s.cleanup()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *server) start(ctx context.Context, wharfBin string) error {
+func (s *server) start(ctx context.Context, bin string) error {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return err
@@ -64,10 +84,7 @@ func (s *server) start(ctx context.Context, wharfBin string) error {
 	if err := os.WriteFile(cfgPath, []byte(configFor(s.kind, storage, addr)), 0o644); err != nil {
 		return fmt.Errorf("writing %s config: %w", s.kind, err)
 	}
-	bin, args := wharfBin, []string{"serve", cfgPath}
-	if s.kind == Distribution {
-		bin = DistributionBinary
-	}
+	args := []string{"serve", cfgPath}
 	if s.log, err = os.Create(filepath.Join(s.dir, "server.log")); err != nil {
 		return fmt.Errorf("creating %s log: %w", s.kind, err)
 	}
@@ -84,11 +101,12 @@ func (s *server) start(ctx context.Context, wharfBin string) error {
 
 // configFor returns the config.yml of a registry of that kind: filesystem
 // storage, deletes on, loopback only, quiet logs, no access log, no upload
-// purging. distribution also gets the in-memory blob descriptor cache its
-// packaged config.yml (Debian's and the registry:2 image's) turns on.
+// purging. distribution (2.8.2 and v3) also gets the in-memory blob
+// descriptor cache its packaged config.yml (Debian's, the registry:2 and
+// registry:3 images') turns on.
 func configFor(kind Kind, storage, addr string) string {
 	level, cache := "warn", ""
-	if kind == Distribution {
+	if kind != Wharf {
 		level, cache = "error", "  cache:\n    blobdescriptor: inmemory\n"
 	}
 	return fmt.Sprintf(`version: 0.1
@@ -230,6 +248,44 @@ func runApt(ctx context.Context, args ...string) error {
 	if err != nil {
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		return errors.Join(err, errors.New(strings.Join(lines[max(0, len(lines)-5):], "\n")))
+	}
+	return nil
+}
+
+// ensureDistributionV3 returns the path of distribution v3's registry
+// binary under cacheDir, building it with go install the first time (a few
+// minutes: its storage drivers bring large SDKs).
+func ensureDistributionV3(ctx context.Context, cacheDir string, logf func(string, ...any)) (string, error) {
+	bin := filepath.Join(cacheDir, "registry-"+DistributionV3Version)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	gobin, err := os.MkdirTemp(cacheDir, "gobin-")
+	if err != nil {
+		return "", fmt.Errorf("go install dir: %w", err)
+	}
+	defer os.RemoveAll(gobin)
+	logf("installing distribution %s with go install (once, into %s)", DistributionV3Version, cacheDir)
+	cmd := exec.CommandContext(ctx, "go", "install", DistributionV3Module+"@"+DistributionV3Version)
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return "", fmt.Errorf("go install %s@%s: %w: %s", DistributionV3Module, DistributionV3Version, err,
+			strings.Join(lines[max(0, len(lines)-5):], "\n"))
+	}
+	if err := os.Rename(filepath.Join(gobin, "registry"), bin); err != nil {
+		return "", fmt.Errorf("distribution %s: %w", DistributionV3Version, err)
+	}
+	return bin, nil
+}
+
+// dropCaches writes dirty pages back and drops the page cache, so that one
+// server's deferred writeback and cached reads are not billed to the next
+// (root only: /proc/sys/vm/drop_caches).
+func dropCaches() error {
+	syscall.Sync()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200); err != nil {
+		return fmt.Errorf("dropping the page cache (-fair needs root): %w", err)
 	}
 	return nil
 }

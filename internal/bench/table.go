@@ -136,3 +136,21 @@ func FormatPair(a, b float64) string {
 	}
 	return FormatFigure(a) + " / " + FormatFigure(b)
 }
+
+// FormatList prints figures as "a / b / c": a missing one as "-", missing
+// ones at the end left out, "-" when all are missing. Two figures print as
+// FormatPair prints them.
+func FormatList(vals ...float64) string {
+	end := len(vals)
+	for end > 0 && math.IsNaN(vals[end-1]) {
+		end--
+	}
+	if end == 0 {
+		return "-"
+	}
+	parts := make([]string, end)
+	for i, v := range vals[:end] {
+		parts[i] = FormatFigure(v)
+	}
+	return strings.Join(parts, " / ")
+}

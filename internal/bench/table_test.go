@@ -160,3 +160,61 @@ func TestCheckNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildTableThreeServers: wharf is compared with the better peer on
+// each line, higher for throughputs and lower for ms/ units, and every
+// round of every server is listed.
+func TestBuildTableThreeServers(t *testing.T) {
+	res := &results{}
+	for _, f := range []struct {
+		label, unit string
+		k           Kind
+		v           float64
+	}{
+		{"push-large", "MB/s", Wharf, 600}, {"push-large", "MB/s", Distribution, 100}, {"push-large", "MB/s", DistributionV3, 200},
+		{"push-large", "MB/s", Wharf, 300}, {"push-large", "MB/s", Distribution, 120}, {"push-large", "MB/s", DistributionV3, 250},
+		{"catalog walk", "ms/walk", Wharf, 20}, {"catalog walk", "ms/walk", Distribution, 4400}, {"catalog walk", "ms/walk", DistributionV3, 400},
+	} {
+		res.add(f.label, f.unit, f.k, figure{value: f.v, rssMiB: f.v / 10})
+	}
+	kinds := []Kind{Wharf, Distribution, DistributionV3}
+	tab := buildTable(kinds, res)
+	tests := []struct {
+		row, col int
+		want     string
+	}{
+		{0, 2, "450"},   // wharf's median of 600 and 300
+		{0, 4, "225"},   // v3's median
+		{0, 5, "2.00x"}, // 450 over the best peer, v3's 225
+		{0, 8, "60.0 / 12.0 / 25.0"},
+		{1, 5, "20.0x"}, // 400 ms over wharf's 20 ms: lower is better
+	}
+	for _, tt := range tests {
+		if got := tab.Rows[tt.row][tt.col]; got != tt.want {
+			t.Errorf("row %d %s = %q, want %q", tt.row, tab.Header[tt.col], got, tt.want)
+		}
+	}
+	rounds := buildRoundsTable(kinds, res)
+	if len(rounds.Rows) != 6 || rounds.Rows[0][3] != "600" || rounds.Rows[0][4] != "300" || rounds.Rows[2][2] != DistributionV3.Label() {
+		t.Errorf("rounds table = %q", rounds.Rows)
+	}
+}
+
+func TestFormatList(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		vals []float64
+		want string
+	}{
+		{[]float64{1, 2, 3}, "1.00 / 2.00 / 3.00"},
+		{[]float64{1, nan, 3}, "1.00 / - / 3.00"},
+		{[]float64{1, nan, nan}, "1.00"},
+		{[]float64{nan, nan}, "-"},
+		{nil, "-"},
+	}
+	for _, tt := range tests {
+		if got := FormatList(tt.vals...); got != tt.want {
+			t.Errorf("FormatList(%v) = %q, want %q", tt.vals, got, tt.want)
+		}
+	}
+}
