@@ -34,10 +34,10 @@ type Options struct {
 	// Fair syncs and drops the page cache before every server starts, so
 	// one server's deferred writeback is not billed to the next.
 	Fair   bool
-	Out    string // also write the table as Markdown here
-	TmpDir string // parent of the servers' storage directories
-	Stdout    io.Writer     // the table
-	Stderr    io.Writer     // progress
+	Out    string    // also write the table as Markdown here
+	TmpDir string    // parent of the servers' storage directories
+	Stdout io.Writer // the table
+	Stderr io.Writer // progress
 }
 
 // figure is one measurement of one round on one server.
