@@ -6,7 +6,6 @@ package e2e
 // reverse proxy in front of them. Every name here starts with "so".
 
 import (
-	"bufio"
 	"bytes"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -177,37 +176,7 @@ type soSettings struct {
 // the one ```yaml block holding soDocMarker, placeholders and all.
 func soDocConfig(t testing.TB) string {
 	t.Helper()
-	path := filepath.Join(repoRoot(), soDocPath)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", soDocPath, err)
-	}
-	var found []string
-	var block []string
-	in := false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !in && strings.HasPrefix(trimmed, "```yaml"):
-			in, block = true, nil
-		case in && trimmed == "```":
-			in = false
-			for _, l := range block {
-				if strings.TrimSpace(l) == soDocMarker {
-					found = append(found, strings.Join(block, "\n")+"\n")
-					break
-				}
-			}
-		case in:
-			block = append(block, line)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s: want exactly one ```yaml block with the line %q, found %d", soDocPath, soDocMarker, len(found))
-	}
-	return found[0]
+	return soDocBlock(t, soDocMarker)
 }
 
 // soRender fills in the ${NAME} placeholders of the docs' example. Every
