@@ -206,9 +206,11 @@ func (r *Registry) readConfigs(ctx context.Context, refs []configRef) (map[diges
 }
 
 // ReadImageConfig reads and parses the image config d of repo; nil when
-// repo does not hold it or it is not a config.
+// repo does not hold it or it is not a config. It reads what is stored
+// only: describing or browsing a cached repository must neither fetch from
+// its upstream nor count as a pull.
 func (r *Registry) ReadImageConfig(ctx context.Context, repo string, d digest.Digest) (*ocispec.Image, error) {
-	c, _, err := r.OpenBlob(ctx, repo, d)
+	c, _, err := r.localOpenBlob(ctx, repo, d)
 	if _, ok := AsError(err); ok {
 		return nil, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -21,7 +20,7 @@ const (
 	SearchDescriptionMax = 100
 	// MaxDescription is the longest description that may be set, in bytes.
 	MaxDescription = 4 << 10
-	// maxConfigSize bounds the image config read for its labels.
+	// maxConfigSize bounds an image config read for its labels or a page.
 	maxConfigSize = 4 << 20
 )
 
@@ -117,20 +116,9 @@ func (r *Registry) configLabels(ctx context.Context, repo string, m *meta.Manife
 	if err != nil || cfg == "" {
 		return nil, err
 	}
-	// What is stored only: describing a cached repository must neither
-	// fetch from its upstream nor count as a pull.
-	c, _, err := r.localOpenBlob(ctx, repo, cfg)
-	if _, ok := AsError(err); ok {
-		return nil, nil
-	}
-	if err != nil {
+	img, err := r.ReadImageConfig(ctx, repo, cfg)
+	if err != nil || img == nil {
 		return nil, err
-	}
-	defer c.Close()
-	var img ocispec.Image
-	if err := json.NewDecoder(io.LimitReader(c, maxConfigSize)).Decode(&img); err != nil {
-		r.log.WarnContext(ctx, "image config unreadable for its labels", "repo", repo, "digest", cfg, "error", err)
-		return nil, nil
 	}
 	return img.Config.Labels, nil
 }
