@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/wharf-registry/wharf/internal/auth"
+	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -49,8 +50,8 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 	setBlobHeaders(hdr, d)
 	normalizeRange(r.Header, info.Size)
 	// ServeContent answers Range (206, 416) and conditional requests, and
-	// on an *os.File the body goes out with sendfile.
-	http.ServeContent(w, r, "", time.Time{}, content)
+	// on an *os.File the body goes out with sendfile, read ahead of it.
+	http.ServeContent(blob.WithReadAhead(w), r, "", time.Time{}, content)
 	return nil
 }
 

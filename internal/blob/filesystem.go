@@ -25,7 +25,8 @@ const copyBufferSize = 1 << 20
 // reads those registry:2 left under root/docker/registry/v2) and
 // upload bytes under root/uploads/<id>.
 type Filesystem struct {
-	root string
+	root   string
+	recent *recentWrites // upload bytes kept in the page cache
 }
 
 // NewFilesystem returns a store rooted at root, creating its directories.
@@ -35,7 +36,7 @@ func NewFilesystem(root string) (*Filesystem, error) {
 			return nil, fmt.Errorf("blob store: create %s: %w", dir, err)
 		}
 	}
-	return &Filesystem{root: root}, nil
+	return &Filesystem{root: root, recent: newRecentWrites(keepWrittenBudget())}, nil
 }
 
 // blobPath is where a committed blob lives. The digest was validated by the
@@ -153,7 +154,7 @@ func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, e
 	if err := syncData(file); err != nil {
 		return 0, fmt.Errorf("sync upload %s: %w", id, err)
 	}
-	dropCache(file, offset, n)
+	f.recent.add(file, path, offset, n)
 	return n, copyErr
 }
 
@@ -273,6 +274,7 @@ func (f *Filesystem) commitUpload(id string, size int64, d digest.Digest) error 
 	if err := os.Rename(path, final); err != nil {
 		return fmt.Errorf("commit upload %s as %s: %w", id, d, err)
 	}
+	f.recent.rename(path, final)
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("commit upload %s: %w", id, err)
 	}

@@ -19,3 +19,22 @@ func syncData(f *os.File) error {
 func dropCache(f *os.File, off, n int64) {
 	unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
+
+const readAheadSupported = true
+
+// readAhead asks the kernel to start reading a range into the page cache
+// without waiting for it.
+func readAhead(f *os.File, off, n int64) {
+	unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
+}
+
+// keepWrittenBudget is how many recently written upload bytes stay in the
+// page cache: a sixteenth of the machine's memory, at most 1 GiB, so a
+// pull right after a push of a few layers reads memory, not the disk.
+func keepWrittenBudget() int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return min(int64(si.Totalram)*int64(si.Unit)/16, 1<<30)
+}
