@@ -148,7 +148,7 @@ func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, e
 	if _, err := file.Seek(offset, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("seek upload %s: %w", id, err)
 	}
-	n, copyErr := copyStream(file, r)
+	n, copyErr := copyToFile(file, offset, r)
 	// Whatever was written is kept and made durable, so the session may
 	// record it and the client may resume after it.
 	if err := syncData(file); err != nil {
@@ -177,33 +177,6 @@ var copyBuffers = sync.Pool{New: func() any {
 	b := make([]byte, copyBufferSize)
 	return &b
 }}
-
-// copyStream copies r to w in large steps and reports how many bytes reached
-// w even when r fails midway. Only io.EOF ends the copy cleanly: any other
-// error, io.ErrUnexpectedEOF from a client that hung up included, is
-// returned.
-func copyStream(w io.Writer, r io.Reader) (int64, error) {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		k, rerr := fill(r, buf)
-		if k > 0 {
-			wk, werr := w.Write(buf[:k])
-			n += int64(wk)
-			if werr != nil {
-				return n, fmt.Errorf("write: %w", werr)
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
-}
 
 // fill reads into buf until it is full or r returns an error, so the disk
 // sees few large writes while the network delivers small reads.

@@ -38,3 +38,9 @@ func keepWrittenBudget() int64 {
 	}
 	return min(int64(si.Totalram)*int64(si.Unit)/16, 1<<30)
 }
+
+// startWriteback starts writing a range's dirty pages to the disk without
+// waiting for them; the fdatasync that follows waits for what is left.
+func startWriteback(f *os.File, off, n int64) {
+	unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
