@@ -3,9 +3,9 @@
 // it), interleaved over several rounds, and reports medians and every
 // round's figures side by side with each server's peak RSS and CPU time.
 // Wharf-only workloads (workloads_product.go) measure wharf features
-// against wharf itself in the same tables. It also has a scale run that fills wharf's metadata store with
-// many repositories and tags and reports how listing and manifest latency
-// grow.
+// against wharf itself in the same tables. It also has a scale run that
+// fills wharf's metadata store with many repositories and tags and reports
+// how listing and manifest latency grow.
 package bench
 
 import (
