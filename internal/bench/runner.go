@@ -1,9 +1,11 @@
 // Package bench runs the same registry workloads against wharf and against
 // distribution (Debian's docker-registry 2.8.2, and v3 as registry:3 runs
 // it), interleaved over several rounds, and reports medians and every
-// round's figures side by side with each server's peak RSS and CPU time. It also has a scale run that fills wharf's metadata store with
-// many repositories and tags and reports how listing and manifest latency
-// grow.
+// round's figures side by side with each server's peak RSS and CPU time.
+// Wharf-only workloads (workloads_product.go) measure wharf features
+// against wharf itself in the same tables. It also has a scale run that
+// fills wharf's metadata store with many repositories and tags and reports
+// how listing and manifest latency grow.
 package bench
 
 import (
@@ -208,6 +210,12 @@ func selectWorkloads(only []string) ([]workload, error) {
 // runOne starts a fresh server of kind k, runs workload w against it and
 // stops it again.
 func runOne(ctx context.Context, o Options, w workload, k Kind, bin string, round int, data *dataset, hc *http.Client, res *results, logf func(string, ...any)) error {
+	if w.wharfOnly {
+		if k != Wharf {
+			return nil // a wharf feature: the peers' columns stay "-"
+		}
+		return runWharfOnly(ctx, o, w, bin, round, data, hc, res, logf)
+	}
 	if o.Fair {
 		if err := dropCaches(); err != nil {
 			return err
@@ -393,6 +401,9 @@ func buildRoundsTable(kinds []Kind, res *results) *Table {
 	t := &Table{Header: header}
 	for _, s := range res.order {
 		for _, k := range kinds {
+			if len(s.byKind[k]) == 0 && k != Wharf {
+				continue // a wharf-only workload: no rows for the peers
+			}
 			row := []string{s.label, s.unit, k.Label()}
 			for _, f := range s.byKind[k] {
 				row = append(row, FormatFigure(f.value))

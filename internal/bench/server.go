@@ -55,17 +55,27 @@ type server struct {
 	cmd  *exec.Cmd
 	exit chan error
 	log  *os.File
+	// extra is YAML appended to the config (wharf-only workloads: a proxy
+	// or notifications section).
+	extra   string
+	stopped bool
 }
 
 // startServer starts a fresh registry of the given kind on a free loopback
 // port, with filesystem storage in a new directory under tmp, and waits
 // until it answers GET /v2/.
 func startServer(ctx context.Context, kind Kind, bin, tmp string) (*server, error) {
+	return startServerWith(ctx, kind, bin, tmp, "")
+}
+
+// startServerWith is startServer with extra top-level YAML sections
+// appended to the config.
+func startServerWith(ctx context.Context, kind Kind, bin, tmp, extra string) (*server, error) {
 	dir, err := os.MkdirTemp(tmp, string(kind)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating %s storage dir: %w", kind, err)
 	}
-	s := &server{kind: kind, dir: dir, exit: make(chan error, 1)}
+	s := &server{kind: kind, dir: dir, exit: make(chan error, 1), extra: extra}
 	if err := s.start(ctx, bin); err != nil {
 		s.cleanup()
 		return nil, err
@@ -81,7 +91,7 @@ func (s *server) start(ctx context.Context, bin string) error {
 	s.base = "http://" + addr
 	cfgPath := filepath.Join(s.dir, "config.yml")
 	storage := filepath.Join(s.dir, "storage")
-	if err := os.WriteFile(cfgPath, []byte(configFor(s.kind, storage, addr)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(configFor(s.kind, storage, addr)+s.extra), 0o644); err != nil {
 		return fmt.Errorf("writing %s config: %w", s.kind, err)
 	}
 	args := []string{"serve", cfgPath}
@@ -187,8 +197,12 @@ func (s *server) logTail() string {
 }
 
 // stop terminates the server (SIGTERM, then SIGKILL after 10s) and removes
-// its storage directory.
+// its storage directory. Stopping it again does nothing.
 func (s *server) stop() error {
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
 	var err error
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)

@@ -90,6 +90,9 @@ type env struct {
 	c    *client
 	sz   sizes
 	data *dataset
+	// fleet starts wharfs with extra config; wharf-only workloads only
+	// (c is nil for them).
+	fleet *fleet
 }
 
 // workload is one named benchmark: it prepares the server as it needs and
@@ -97,18 +100,23 @@ type env struct {
 type workload struct {
 	name string
 	run  func(ctx context.Context, e *env, m *meter) error
+	// wharfOnly workloads measure wharf features against wharf itself:
+	// they start their own wharfs (env.fleet) and are skipped for peers.
+	wharfOnly bool
 }
 
 // workloads lists every workload in the order they run.
 var workloads = []workload{
-	{"push-large", runPushLarge},
-	{"push-chunked", runPushChunked},
-	{"pull-large", runPullLarge},
-	{"push-small", runPushSmall},
-	{"pull-manifest", runPullManifest},
-	{"head-blob", runHeadBlob},
-	{"catalog", runCatalog},
-	{"mount", runMount},
+	{name: "push-large", run: runPushLarge},
+	{name: "push-chunked", run: runPushChunked},
+	{name: "pull-large", run: runPullLarge},
+	{name: "push-small", run: runPushSmall},
+	{name: "pull-manifest", run: runPullManifest},
+	{name: "head-blob", run: runHeadBlob},
+	{name: "catalog", run: runCatalog},
+	{name: "mount", run: runMount},
+	{name: "mirror-hit", run: runMirrorHit, wharfOnly: true},
+	{name: "push-webhook", run: runPushWebhook, wharfOnly: true},
 }
 
 // WorkloadNames returns the names -only accepts.
@@ -176,18 +184,23 @@ func runPullLarge(ctx context.Context, e *env, m *meter) error {
 	}
 	for _, readers := range []int{1, 4} {
 		label := fmt.Sprintf("pull-large x%d", readers)
-		err := m.measure(label, "MB/s", func() (float64, *Latency, error) {
-			start := time.Now()
-			err := parallel(ctx, readers, len(im.layers), func(ctx context.Context, i int) error {
-				return e.c.pullVerify(ctx, repo, im.layers[i])
-			})
-			return mbPerSec(im.layerBytes(), time.Since(start)), nil, err
-		})
-		if err != nil {
+		if err := measurePullLarge(ctx, e.c, m, label, repo, im, readers); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// measurePullLarge GETs (and verifies) im's layers from repo with readers
+// at once and records MB/s under label.
+func measurePullLarge(ctx context.Context, c *client, m *meter, label, repo string, im *image, readers int) error {
+	return m.measure(label, "MB/s", func() (float64, *Latency, error) {
+		start := time.Now()
+		err := parallel(ctx, readers, len(im.layers), func(ctx context.Context, i int) error {
+			return c.pullVerify(ctx, repo, im.layers[i])
+		})
+		return mbPerSec(im.layerBytes(), time.Since(start)), nil, err
+	})
 }
 
 // smallRepo is the repository of the i-th small image.
@@ -205,11 +218,16 @@ func pushSmallImage(ctx context.Context, c *client, repo, tag string, im *image)
 }
 
 func runPushSmall(ctx context.Context, e *env, m *meter) error {
-	imgs := e.data.small()
-	return m.measure("push-small", "images/s", func() (float64, *Latency, error) {
-		elapsed, lat, err := queueLoop(ctx, e.sz.smallConc, len(imgs), func(ctx context.Context, i int) error {
-			tag := fmt.Sprintf("v%d", i/e.sz.smallRepos)
-			return pushSmallImage(ctx, e.c, smallRepo("small", i, e.sz.smallRepos), tag, &imgs[i])
+	return measurePushSmall(ctx, e.c, e.sz, e.data.small(), m, "push-small")
+}
+
+// measurePushSmall pushes imgs sz.smallConc at a time into sz.smallRepos
+// repositories and records images/s and the latency per image under label.
+func measurePushSmall(ctx context.Context, c *client, sz sizes, imgs []image, m *meter, label string) error {
+	return m.measure(label, "images/s", func() (float64, *Latency, error) {
+		elapsed, lat, err := queueLoop(ctx, sz.smallConc, len(imgs), func(ctx context.Context, i int) error {
+			tag := fmt.Sprintf("v%d", i/sz.smallRepos)
+			return pushSmallImage(ctx, c, smallRepo("small", i, sz.smallRepos), tag, &imgs[i])
 		})
 		return float64(len(imgs)) / elapsed.Seconds(), &lat, err
 	})
@@ -243,10 +261,17 @@ func runPullManifest(ctx context.Context, e *env, m *meter) error {
 	if err != nil {
 		return err
 	}
-	return m.measure("pull-manifest", "req/s", func() (float64, *Latency, error) {
-		rate, lat, err := timedLoop(ctx, e.sz.readConc, e.sz.duration, func(ctx context.Context, w, i int) error {
+	return measureManifests(ctx, e.c, e.sz, m, "pull-manifest", "", refs)
+}
+
+// measureManifests GETs the manifests of refs by tag, their repositories
+// prefixed with prefix, from sz.readConc clients for sz.duration and
+// records req/s and latencies under label.
+func measureManifests(ctx context.Context, c *client, sz sizes, m *meter, label, prefix string, refs []imageRef) error {
+	return m.measure(label, "req/s", func() (float64, *Latency, error) {
+		rate, lat, err := timedLoop(ctx, sz.readConc, sz.duration, func(ctx context.Context, w, i int) error {
 			r := refs[(w*7+i)%len(refs)]
-			return e.c.getManifest(ctx, r.repo, r.tag, r.im.manifest.digest)
+			return c.getManifest(ctx, prefix+r.repo, r.tag, r.im.manifest.digest)
 		})
 		return rate, &lat, err
 	})
