@@ -25,6 +25,7 @@ type SQL struct {
 	batch *batcher // SQLite's group commit; nil on PostgreSQL
 
 	rstmts *stmtCache // prepared read statements
+	cache  *readCache // SQLite only; nil when the WAL index cannot be read
 
 	beforeWrite func() // see SetBeforeWrite
 
@@ -63,6 +64,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		s.Close()
 		return nil, err
 	}
+	// Without the WAL index mapped (an unusual file system), reads go to
+	// the database every time, as on PostgreSQL.
+	if wal, err := openWALWatcher(path); err == nil {
+		s.cache = newReadCache(wal, readCacheBytes)
+	}
 	return s, nil
 }
 
@@ -70,6 +76,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 func (s *SQL) Close() error {
 	if s.batch != nil {
 		s.batch.close()
+	}
+	if s.cache != nil {
+		defer s.cache.close() // after the connections, which keep the index
 	}
 	s.rstmts.close()
 	if s.r == s.w {
@@ -276,13 +285,23 @@ func (s *SQL) RepoBlobSize(ctx context.Context, repo string, d digest.Digest) (i
 	if !s.storable(repo, d.String()) {
 		return 0, fmt.Errorf("blob %s in %s: %w", d, repo, ErrNotFound)
 	}
+	g, cacheable := s.cache.snapshot()
+	if cacheable {
+		if size, ok := s.cache.blobSize(g, repo, d); ok {
+			return size, nil
+		}
+	}
 	var size, touchRepo int64
-	err := s.queryRow(ctx, `SELECT b.size`+touchColumn+` FROM repository_blobs rb
+	var stable bool
+	err := s.queryRow(ctx, `SELECT b.size`+touchColumn+stableColumn+` FROM repository_blobs rb
 		JOIN repositories r ON r.id = rb.repo_id
 		JOIN blobs b ON b.digest = rb.digest`+touchJoin+`
-		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &touchRepo)
+		WHERE r.name = ? AND rb.digest = ?`, s.touchArgs(repo, d.String())...).Scan(&size, &touchRepo, &stable)
 	if err := notFound(err, "blob %s in %s", d, repo); err != nil {
 		return 0, err
+	}
+	if cacheable && stable {
+		s.cache.putBlobSize(g, repo, d, size)
 	}
 	return size, s.keepReported(ctx, touchRepo, d)
 }
@@ -590,6 +609,12 @@ func (s *SQL) GetManifest(ctx context.Context, repo string, d digest.Digest) (*M
 // GetTaggedManifest implements Store: one query, where a tag lookup then a
 // digest lookup would be two.
 func (s *SQL) GetTaggedManifest(ctx context.Context, repo, tag string) (*Manifest, error) {
+	g, cacheable := s.cache.snapshot()
+	if cacheable {
+		if m, ok := s.cache.manifest(g, repo, tag); ok {
+			return m, nil
+		}
+	}
 	m := &Manifest{}
 	var d string
 	var subject sql.NullString
@@ -603,6 +628,9 @@ func (s *SQL) GetTaggedManifest(ctx context.Context, repo, tag string) (*Manifes
 		return nil, err
 	}
 	m.Digest, m.Subject, m.CreatedAt = digest.Digest(d), digest.Digest(subject.String), time.UnixMilli(created)
+	if cacheable {
+		s.cache.putManifest(g, repo, tag, m)
+	}
 	return m, nil
 }
 

@@ -50,6 +50,14 @@ const (
 		WHEN EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest AND mr.kind = 1) THEN 0
 		ELSE rb.repo_id END`
 	touchJoin = ` LEFT JOIN gc_queue q ON q.kind = 1 AND q.repo_id = rb.repo_id AND q.digest = rb.digest`
+
+	// stableColumn (same joins) is 1 when touchColumn's answer can change
+	// only by a commit: the link is not queued, or a manifest references
+	// it. Otherwise time alone can make a touch due, and the read cache
+	// must not keep the answer.
+	stableColumn = `, CASE WHEN q.kind IS NULL THEN 1
+		WHEN EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = rb.repo_id AND mr.ref_digest = rb.digest AND mr.kind = 1) THEN 1
+		ELSE 0 END`
 )
 
 // touchArgs are the arguments of touchColumn, ahead of the query's own.
