@@ -74,7 +74,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if dec != nil {
 		middleware.SetUser(r.Context(), dec.Identity.User)
 	}
-	r = r.WithContext(withDecision(r.Context(), dec))
+	rt.dec = dec
 	if err := handler(w, r, rt); err != nil {
 		writeError(w, r, h.log, err)
 	}

@@ -92,11 +92,11 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 		// A token for the target alone: ask for one covering the source
 		// too when the policy would grant it, as distribution does.
 		need, _ := rt.ep.access(rt, r.Method)
-		if err := h.opts.Guard.WantScope(r, decision(r.Context()), need, src[0]); err != nil {
+		if err := h.opts.Guard.WantScope(r, rt.dec, need, src[0]); err != nil {
 			return err
 		}
 	}
-	if mount := q.Get("mount"); mount != "" && h.mayMountFrom(r, q.Get("from")) {
+	if mount := q.Get("mount"); mount != "" && mayMountFrom(rt.dec, q.Get("from")) {
 		d, err := registry.ParseDigest(mount)
 		if err != nil {
 			return err
@@ -135,8 +135,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 // anyone who knows a digest copy a blob out of a repository they cannot
 // read, so with access control it is reserved to callers who see
 // everything.
-func (h *Handler) mayMountFrom(r *http.Request, from string) bool {
-	d := decision(r.Context())
+func mayMountFrom(d *auth.Decision, from string) bool {
 	if d == nil {
 		return true
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wharf-registry/wharf/internal/auth"
 	"github.com/wharf-registry/wharf/internal/registry"
 )
 
@@ -18,9 +19,9 @@ const (
 	maxPage = 10000
 )
 
-func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error {
+func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, rt route) error {
 	n, last := pagination(r, defaultCatalogPage)
-	repos, more, err := h.reg.VisibleCatalog(r.Context(), viewer(r), last, n)
+	repos, more, err := h.reg.VisibleCatalog(r.Context(), viewer(rt.dec), last, n)
 	if err != nil {
 		return err
 	}
@@ -78,8 +79,8 @@ func setNextLink(w http.ResponseWriter, path string, n int, last string) {
 }
 
 // viewer is what the caller may see in listings; nil sees everything.
-func viewer(r *http.Request) registry.Viewer {
-	if d := decision(r.Context()); d != nil {
+func viewer(d *auth.Decision) registry.Viewer {
+	if d != nil {
 		return d
 	}
 	return nil

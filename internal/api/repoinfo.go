@@ -38,7 +38,7 @@ func (h *Handler) repoInfo(w http.ResponseWriter, r *http.Request, rt route) err
 		return err
 	}
 	body := repoInfoBody{RepositoryInfo: info}
-	if user := callerName(r); user != "" {
+	if user := callerName(rt.dec); user != "" {
 		if body.Starred, err = h.reg.Starred(r.Context(), rt.name, user); err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func (h *Handler) setRepoInfo(w http.ResponseWriter, r *http.Request, rt route) 
 // star is PUT (star) and DELETE (unstar) of /v2/<name>/_wharf/star, both
 // idempotent; the answer is the repository's information.
 func (h *Handler) star(w http.ResponseWriter, r *http.Request, rt route) error {
-	user := callerName(r)
+	user := callerName(rt.dec)
 	if user == "" {
 		// Only without authentication configured: otherwise the access
 		// rule already refused an anonymous caller.
@@ -86,8 +86,7 @@ func starAccess(rt route, _ string) ([]auth.Scope, bool) {
 }
 
 // callerName is the logged-in user's name, empty for an anonymous caller.
-func callerName(r *http.Request) string {
-	d := decision(r.Context())
+func callerName(d *auth.Decision) string {
 	if d == nil || d.Identity.Anonymous {
 		return ""
 	}

@@ -1,28 +1,11 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"time"
-
-	"github.com/wharf-registry/wharf/internal/auth"
 )
-
-type ctxKey int
-
-const decisionKey ctxKey = 1
-
-func withDecision(ctx context.Context, d *auth.Decision) context.Context {
-	return context.WithValue(ctx, decisionKey, d)
-}
-
-// decision is what the request was authorized to do.
-func decision(ctx context.Context) *auth.Decision {
-	d, _ := ctx.Value(decisionKey).(*auth.Decision)
-	return d
-}
 
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

@@ -38,6 +38,7 @@ type route struct {
 	ep   *endpoint
 	name string
 	ref  string
+	dec  *auth.Decision // what the caller was authorized to do; nil without access control
 }
 
 // endpointTable lists the endpoints of the distribution API, most specific

@@ -55,6 +55,7 @@ func FuzzValidateName(f *testing.F) {
 		f.Add(n)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
+		checkGrammars(t, name)
 		if ValidateName(name) != nil {
 			return
 		}
@@ -91,6 +92,7 @@ func FuzzValidateTag(f *testing.F) {
 		f.Add(d)
 	}
 	f.Fuzz(func(t *testing.T, tag string) {
+		checkGrammars(t, tag)
 		if ValidateTag(tag) != nil {
 			return
 		}

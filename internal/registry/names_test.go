@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,37 @@ func TestParseDigest(t *testing.T) {
 				t.Errorf("ParseDigest(%q) code = %v, want DIGEST_INVALID", tt.in, err)
 			}
 		}
+	}
+}
+
+// The spec's grammars as regular expressions: the loops in names.go must
+// agree with them on every input (FuzzValidateName and FuzzValidateTag
+// check it too).
+var (
+	specNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	specTagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
+var grammarSeeds = []string{
+	"", "a", "A", "a/b", "a//b", "/a", "a/", "a.b", "a..b", "a_b", "a__b", "a___b", "a-b", "a---b",
+	"a.-b", "a-.b", "a_-b", "-a", "a-", ".a", "a.", "_a", "a_", "library/ubuntu", "my-org/my.app__x/v-2",
+	"a/b_/c", "ab.c_d__e-f--g", "a b", "é", "a\x00b", "_tag", ".tag", "-tag", "Tag.v1-rc_2",
+	strings.Repeat("a", 128), strings.Repeat("a", 129),
+}
+
+func TestNameGrammarMatchesSpec(t *testing.T) {
+	for _, s := range grammarSeeds {
+		checkGrammars(t, s)
+	}
+}
+
+func checkGrammars(t *testing.T, s string) {
+	if len(s) <= maxNameLength {
+		if got, want := validName(s), specNameRE.MatchString(s); got != want {
+			t.Errorf("validName(%q) = %v, the spec's grammar says %v", s, got, want)
+		}
+	}
+	if got, want := validTag(s), specTagRE.MatchString(s); got != want {
+		t.Errorf("validTag(%q) = %v, the spec's grammar says %v", s, got, want)
 	}
 }
