@@ -12,10 +12,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
@@ -34,8 +36,11 @@ type signer struct {
 	key   *rsa.PrivateKey
 	// keyErr is why the key given did not parse.
 	keyErr error
-	// remote signs through IAM with the store's authenticated client.
-	hc *http.Client
+	// copts are the store's client options (credentials, scopes), for
+	// the IAM client that signs when there is no key.
+	copts []option.ClientOption
+	mu    sync.Mutex
+	iam   *iamcredentials.Service
 	// host and scheme of the URLs: storage.googleapis.com over https, or
 	// the emulator.
 	host, scheme string
@@ -121,13 +126,9 @@ func (g *signer) sign(ctx context.Context, email string, b []byte) ([]byte, erro
 		h := sha256.Sum256(b)
 		return rsa.SignPKCS1v15(nil, g.key, crypto.SHA256, h[:])
 	}
-	if g.hc == nil {
-		return nil, errors.New("no private key and no authenticated client to sign with")
-	}
-	// The service is a thin wrapper on the store's HTTP client.
-	svc, err := iamcredentials.NewService(ctx, option.WithHTTPClient(g.hc))
+	svc, err := g.iamService(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("IAM credentials client: %w", err)
+		return nil, err
 	}
 	var resp *iamcredentials.SignBlobResponse
 	err = retry(ctx, true, func() (err error) {
@@ -139,6 +140,23 @@ func (g *signer) sign(ctx context.Context, email string, b []byte) ([]byte, erro
 		return nil, fmt.Errorf("sign with IAM as %s: %w", email, err)
 	}
 	return base64.StdEncoding.DecodeString(resp.SignedBlob)
+}
+
+// iamService returns the IAM Credentials client, made on first use: only
+// a store without a private key signs through it.
+func (g *signer) iamService(ctx context.Context) (*iamcredentials.Service, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.iam == nil {
+		// The client outlives this request: its credentials must not
+		// end with the request's context.
+		svc, err := iamcredentials.NewService(context.WithoutCancel(ctx), g.copts...)
+		if err != nil {
+			return nil, fmt.Errorf("IAM credentials client: %w", err)
+		}
+		g.iam = svc
+	}
+	return g.iam, nil
 }
 
 // signedGetURL returns a V4 signed URL for GET of object in bucket, valid
@@ -169,7 +187,9 @@ func (g *signer) signedGetURL(ctx context.Context, bucket, object string, expiry
 		http.MethodGet,
 		path,
 		canonicalQuery(query),
-		"host:" + g.host + "\n",
+		// The host without a port, as Google's client library signs it
+		// (only an emulator has one, and it checks no signature).
+		"host:" + hostname(g.host) + "\n",
 		"host",
 		"UNSIGNED-PAYLOAD",
 	}, "\n")
@@ -181,6 +201,13 @@ func (g *signer) signedGetURL(ctx context.Context, bucket, object string, expiry
 	}
 	query["X-Goog-Signature"] = hex.EncodeToString(sig)
 	return g.scheme + "://" + g.host + path + "?" + canonicalQuery(query), nil
+}
+
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 // canonicalQuery encodes q sorted by name.
