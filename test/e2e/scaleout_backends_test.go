@@ -20,12 +20,12 @@ import (
 	"strings"
 	"testing"
 
-	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	azcontainer "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"google.golang.org/api/iterator"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+	storage "google.golang.org/api/storage/v1"
 
 	"github.com/wharf-registry/wharf/internal/blob/azure"
 	"github.com/wharf-registry/wharf/internal/blob/gcs"
@@ -231,21 +231,20 @@ type soGCS struct {
 	env     testenv.GCSServer
 	bucket  string
 	keyFile string
-	client  *storage.Client
+	client  *storage.Service
 }
 
 func soNewGCS(t testing.TB) *soGCS {
 	t.Helper()
 	e := testenv.GCS(t, testenv.GCSHow)
-	c, err := storage.NewClient(ctx(t), option.WithEndpoint(e.Endpoint+"/storage/v1/"), option.WithoutAuthentication())
+	c, err := storage.NewService(ctx(t), option.WithEndpoint(e.Endpoint+"/storage/v1/"), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatalf("gcs client: %v", err)
 	}
-	t.Cleanup(func() { c.Close() })
 	var b [6]byte
 	crand.Read(b[:])
 	g := &soGCS{env: e, bucket: "wharf-e2e-" + hex.EncodeToString(b[:]), client: c}
-	if err := c.Bucket(g.bucket).Create(ctx(t), "wharf-e2e", nil); err != nil {
+	if _, err := c.Buckets.Insert("wharf-e2e", &storage.Bucket{Name: g.bucket}).Context(ctx(t)).Do(); err != nil {
 		t.Fatalf("create bucket %s: %v", g.bucket, err)
 	}
 	key, err := rsa.GenerateKey(crand.Reader, 2048)
@@ -278,11 +277,11 @@ func (g *soGCS) nodeEnv() []string { return []string{"STORAGE_EMULATOR_HOST=" + 
 
 func (g *soGCS) exists(t testing.TB, key string) bool {
 	t.Helper()
-	_, err := g.client.Bucket(g.bucket).Object(key).Attrs(ctx(t))
+	_, err := g.client.Objects.Get(g.bucket, key).Context(ctx(t)).Do()
 	if err == nil {
 		return true
 	}
-	if errors.Is(err, storage.ErrObjectNotExist) {
+	if ge := (*googleapi.Error)(nil); errors.As(err, &ge) && ge.Code == 404 {
 		return false
 	}
 	t.Fatalf("stat %s: %v", key, err)
@@ -291,9 +290,7 @@ func (g *soGCS) exists(t testing.TB, key string) bool {
 
 func (g *soGCS) put(t testing.TB, key string, data []byte) {
 	t.Helper()
-	w := g.client.Bucket(g.bucket).Object(key).NewWriter(ctx(t))
-	w.Write(data)
-	if err := w.Close(); err != nil {
+	if _, err := g.client.Objects.Insert(g.bucket, &storage.Object{Name: key}).Media(bytes.NewReader(data)).Context(ctx(t)).Do(); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
 }
@@ -301,17 +298,16 @@ func (g *soGCS) put(t testing.TB, key string, data []byte) {
 func (g *soGCS) keys(t testing.TB, prefix string) []string {
 	t.Helper()
 	var out []string
-	it := g.client.Bucket(g.bucket).Objects(ctx(t), &storage.Query{Prefix: prefix})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out
+	err := g.client.Objects.List(g.bucket).Prefix(prefix).Pages(ctx(t), func(page *storage.Objects) error {
+		for _, o := range page.Items {
+			out = append(out, o.Name)
 		}
-		if err != nil {
-			t.Fatalf("list %s: %v", prefix, err)
-		}
-		out = append(out, a.Name)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("list %s: %v", prefix, err)
 	}
+	return out
 }
 
 func (g *soGCS) redirectBase() string { return g.env.Endpoint + "/" + g.bucket + "/" }

@@ -30,11 +30,11 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/storage"
+	"cloud.google.com/go/auth/credentials"
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	storage "google.golang.org/api/storage/v1"
 
 	"github.com/wharf-registry/wharf/internal/blob"
 )
@@ -74,15 +74,15 @@ type Options struct {
 
 // Store keeps blobs in one bucket.
 type Store struct {
-	client         *storage.Client
-	bucket         *storage.BucketHandle
+	// svc is Google's generated client of the Cloud Storage JSON API:
+	// plain HTTP; cloud.google.com/go/storage would link gRPC's xDS and
+	// envoy's protobufs, whose package init costs ~20 MB of idle RSS.
+	svc            *storage.Service
 	bucketName     string
 	prefix         string
 	chunkSize      int64
 	redirectExpiry time.Duration
-	// sign holds the service account's email and key when wharf signs URLs
-	// itself; empty fields let the client library find a signer.
-	sign storage.SignedURLOptions
+	sign           *signer
 	// legacy is set when registry:2's blobs were found under the root at
 	// start.
 	legacy bool
@@ -125,41 +125,83 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if s.redirectExpiry <= 0 {
 		s.redirectExpiry = DefaultRedirectExpiry
 	}
-	var copts []option.ClientOption
-	if len(key) > 0 {
-		var sa struct {
-			Email      string `json:"client_email"`
-			PrivateKey string `json:"private_key"`
-		}
-		if err := json.Unmarshal(key, &sa); err != nil {
-			return nil, fmt.Errorf("gcs: credentials are not a JSON key: %w", err)
-		}
-		s.sign.GoogleAccessID, s.sign.PrivateKey = sa.Email, []byte(sa.PrivateKey)
-		if os.Getenv(emulatorEnv) == "" {
-			copts = append(copts, option.WithAuthCredentialsJSON(option.ServiceAccount, key))
-		}
-	}
-	if host := os.Getenv(emulatorEnv); host != "" {
-		s.sign.Insecure = !strings.HasPrefix(host, "https://")
-	}
-	client, err := storage.NewClient(ctx, copts...)
+	svc, sign, err := newService(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("gcs: client: %w", err)
+		return nil, err
 	}
-	s.client = client
-	s.bucket = client.Bucket(opts.Bucket)
-	if _, err := s.bucket.Attrs(ctx); err != nil {
-		client.Close()
-		if errors.Is(err, storage.ErrBucketNotExist) {
+	s.svc, s.sign = svc, sign
+	err = retry(ctx, true, func() error {
+		_, err := s.svc.Buckets.Get(opts.Bucket).Fields("name").Context(ctx).Do()
+		return err
+	})
+	if err != nil {
+		if notFound(err) == errNotExist {
 			return nil, fmt.Errorf("gcs: bucket %q does not exist", opts.Bucket)
 		}
 		return nil, fmt.Errorf("gcs: checking bucket %q: %w", opts.Bucket, err)
 	}
 	if s.legacy, err = s.hasLegacy(ctx); err != nil {
-		client.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// newService builds the JSON API client and the URL signer. A key (file or
+// inline) authenticates as its service account and signs with its private
+// key; without one, Application Default Credentials authenticate, and the
+// account they name (or Compute Engine's) signs through IAM. The emulator
+// is reached unauthenticated.
+func newService(ctx context.Context, key []byte) (*storage.Service, *signer, error) {
+	g := &signer{host: "storage.googleapis.com", scheme: "https"}
+	emulator := EmulatorURL()
+	var copts []option.ClientOption
+	if emulator != "" {
+		u, err := url.Parse(emulator)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gcs: %s: %w", emulatorEnv, err)
+		}
+		g.host, g.scheme = u.Host, u.Scheme
+		copts = append(copts, option.WithoutAuthentication())
+	}
+	if len(key) > 0 {
+		var k accountKey
+		if err := json.Unmarshal(key, &k); err != nil {
+			return nil, nil, fmt.Errorf("gcs: credentials are not a JSON key: %w", err)
+		}
+		g.email = k.Email
+		if k.PrivateKey != "" {
+			// A key that does not parse fails the signing, as it did
+			// with the client library, not the start.
+			g.key, g.keyErr = parsePrivateKey(k.PrivateKey)
+		}
+		if emulator == "" {
+			g.credsJSON = key
+			copts = append(copts, option.WithAuthCredentialsJSON(option.ServiceAccount, key))
+		}
+	} else if emulator == "" {
+		creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: scopes()})
+		if err != nil {
+			return nil, nil, fmt.Errorf("gcs: client: %w", err)
+		}
+		g.credsJSON = creds.JSON()
+		copts = append(copts, option.WithAuthCredentials(creds))
+	}
+	copts = append(copts, option.WithScopes(scopes()...))
+	g.copts = copts
+	sopts := copts
+	if emulator != "" {
+		sopts = append(sopts[:len(sopts):len(sopts)], option.WithEndpoint(emulator+"/storage/v1/"))
+	}
+	svc, err := storage.NewService(ctx, sopts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gcs: client: %w", err)
+	}
+	return svc, g, nil
+}
+
+// scopes are those Google's storage client library asks for.
+func scopes() []string {
+	return []string{storage.DevstorageFullControlScope, storage.CloudPlatformScope}
 }
 
 func rootPrefix(root string) string {
@@ -276,8 +318,8 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Content, int64,
 
 // read opens length bytes of key from off (-1: to the end).
 func (s *Store) read(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	r, err := s.bucket.Object(key).NewRangeReader(ctx, off, length)
-	if errors.Is(err, storage.ErrObjectNotExist) {
+	r, err := s.openObject(ctx, key, off, length)
+	if errors.Is(err, errNotExist) {
 		return nil, blob.ErrNotFound
 	}
 	if err != nil {
@@ -301,8 +343,8 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 }
 
 func (s *Store) remove(ctx context.Context, key string) error {
-	err := s.bucket.Object(key).Delete(ctx)
-	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
+	err := s.deleteObject(ctx, key)
+	if err != nil && !errors.Is(err, errNotExist) {
 		return err
 	}
 	return nil
@@ -314,11 +356,7 @@ func (s *Store) RedirectURL(ctx context.Context, d digest.Digest) (string, error
 	if err != nil {
 		return "", err
 	}
-	opts := s.sign
-	opts.Scheme = storage.SigningSchemeV4
-	opts.Method = http.MethodGet
-	opts.Expires = time.Now().Add(s.redirectExpiry)
-	u, err := s.bucket.SignedURL(key, &opts)
+	u, err := s.sign.signedGetURL(ctx, s.bucketName, key, s.redirectExpiry, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("sign URL for blob %s: %w", d, err)
 	}
@@ -329,7 +367,7 @@ func (s *Store) RedirectURL(ctx context.Context, d digest.Digest) (string, error
 func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
 	own := map[digest.Digest]bool{}
 	base := s.prefix + "blobs/"
-	err := s.list(ctx, base, func(a *storage.ObjectAttrs) error {
+	err := s.list(ctx, base, func(a listed) error {
 		parts := strings.Split(strings.TrimPrefix(a.Name, base), "/")
 		if len(parts) != 3 || len(parts[2]) < 2 || parts[1] != parts[2][:2] {
 			return nil
@@ -350,24 +388,11 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 }
 
 // list calls fn for every object under prefix.
-func (s *Store) list(ctx context.Context, prefix string, fn func(a *storage.ObjectAttrs) error) error {
-	q := &storage.Query{Prefix: prefix}
-	if err := q.SetAttrSelection([]string{"Name", "Size", "Updated"}); err != nil {
-		return err
+func (s *Store) list(ctx context.Context, prefix string, fn func(a listed) error) error {
+	if err := s.listPages(ctx, prefix, "", 0, fn); err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
-	it := s.bucket.Objects(ctx, q)
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
+	return nil
 }
 
 // Uploads.
@@ -471,17 +496,10 @@ func (s *Store) cutPart(ctx context.Context, id string, p part, size int64) (par
 }
 
 // put writes data as object key in one request; the condition that the
-// object does not exist yet makes the write idempotent, so the client
-// retries it on transient errors.
+// object does not exist yet makes the write idempotent, so it is retried
+// on transient errors.
 func (s *Store) put(ctx context.Context, key string, data []byte) error {
-	w := s.bucket.Object(key).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0 // one request: the bytes are in memory already
-	w.ContentType = "application/octet-stream"
-	if _, err := w.Write(data); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
+	return s.insert(ctx, key, data, true)
 }
 
 // writeParts reads r to its end in parts of chunkSize and writes each,
@@ -635,11 +653,11 @@ func (s *Store) commitUpload(ctx context.Context, id string, state blob.UploadSt
 	if size < 0 || size > st.end() {
 		return fmt.Errorf("commit upload %s: it holds %d bytes, expected %d", id, st.end(), size)
 	}
-	final := s.bucket.Object(s.blobKey(d))
-	if _, err := final.Attrs(ctx); err == nil {
+	final := s.blobKey(d)
+	if _, err := s.objectSize(ctx, final); err == nil {
 		s.cleanupUpload(ctx, id)
 		return nil
-	} else if !errors.Is(err, storage.ErrObjectNotExist) {
+	} else if !errors.Is(err, errNotExist) {
 		return fmt.Errorf("commit upload %s: stat %s: %w", id, d, err)
 	}
 	upTo := &uploadState{}
@@ -654,12 +672,9 @@ func (s *Store) commitUpload(ctx context.Context, id string, state blob.UploadSt
 }
 
 // compose makes dst the concatenation of parts, created only if absent.
-func (s *Store) compose(ctx context.Context, id string, parts []part, dst *storage.ObjectHandle) error {
-	dst = dst.If(storage.Conditions{DoesNotExist: true})
+func (s *Store) compose(ctx context.Context, id string, parts []part, dst string) error {
 	if len(parts) == 0 {
-		w := dst.NewWriter(ctx)
-		w.ContentType = "application/octet-stream"
-		return w.Close()
+		return s.insert(ctx, dst, nil, true)
 	}
 	keys := make([]string, len(parts))
 	for i, p := range parts {
@@ -670,7 +685,7 @@ func (s *Store) compose(ctx context.Context, id string, parts []part, dst *stora
 		for i := 0; i < len(keys); i += maxCompose {
 			group := keys[i:min(i+maxCompose, len(keys))]
 			key := s.newPartKey(id, "c")
-			if err := s.composeInto(ctx, s.bucket.Object(key), group, false); err != nil {
+			if err := s.composeObjects(ctx, key, group, false, false); err != nil {
 				return err
 			}
 			next = append(next, key)
@@ -680,28 +695,14 @@ func (s *Store) compose(ctx context.Context, id string, parts []part, dst *stora
 	// The last compose hard-deletes its sources, which spares a bucket
 	// with soft delete from keeping them; earlier rounds keep theirs, so
 	// a commit that fails half-way can be run again from the same state.
-	return s.composeInto(ctx, dst, keys, true)
+	return s.composeObjects(ctx, dst, keys, true, true)
 }
 
-func (s *Store) composeInto(ctx context.Context, dst *storage.ObjectHandle, keys []string, deleteSources bool) error {
-	srcs := make([]*storage.ObjectHandle, len(keys))
-	for i, k := range keys {
-		srcs[i] = s.bucket.Object(k)
-	}
-	c := dst.ComposerFrom(srcs...)
-	c.ContentType = "application/octet-stream"
-	c.DeleteSourceObjects = deleteSources
-	if _, err := c.Run(ctx); err != nil {
-		return fmt.Errorf("compose %s: %w", dst.ObjectName(), err)
-	}
-	return nil
-}
-
-// exists reports whether obj holds size bytes (a concurrent commit of the
+// exists reports whether key holds size bytes (a concurrent commit of the
 // same digest put it there).
-func (s *Store) exists(ctx context.Context, obj *storage.ObjectHandle, size int64) bool {
-	a, err := obj.Attrs(ctx)
-	return err == nil && a.Size == size
+func (s *Store) exists(ctx context.Context, key string, size int64) bool {
+	n, err := s.objectSize(ctx, key)
+	return err == nil && n == size
 }
 
 // cleanupUpload removes a committed upload's parts, best effort.
@@ -713,7 +714,7 @@ func (s *Store) cleanupUpload(ctx context.Context, id string) {
 
 func (s *Store) removePrefix(ctx context.Context, prefix string) error {
 	var errs []error
-	err := s.list(ctx, prefix, func(a *storage.ObjectAttrs) error {
+	err := s.list(ctx, prefix, func(a listed) error {
 		if err := s.remove(ctx, a.Name); err != nil {
 			errs = append(errs, err)
 		}
@@ -738,7 +739,7 @@ func (s *Store) CancelUpload(ctx context.Context, id string, _ blob.UploadState)
 func (s *Store) ListUploads(ctx context.Context) ([]blob.UploadInfo, error) {
 	base := s.prefix + "uploads/"
 	seen := map[string]time.Time{}
-	err := s.list(ctx, base, func(a *storage.ObjectAttrs) error {
+	err := s.list(ctx, base, func(a listed) error {
 		id, rest, ok := strings.Cut(strings.TrimPrefix(a.Name, base), "/")
 		if !ok || id == "" || rest == "" {
 			return nil

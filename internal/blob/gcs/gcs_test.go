@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/storage"
 	"github.com/opencontainers/go-digest"
+	"google.golang.org/api/option"
+	storage "google.golang.org/api/storage/v1"
 
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/blob/blobtest"
@@ -43,19 +44,30 @@ func newEnv(t *testing.T) gcsEnv {
 	t.Helper()
 	e := gcsEnv{GCSServer: testenv.GCS(t, testenv.GCSHow)}
 	t.Setenv("STORAGE_EMULATOR_HOST", e.Endpoint)
-	c, err := storage.NewClient(t.Context())
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
 	var b [6]byte
 	crand.Read(b[:])
 	e.Bucket = "wharf-test-" + hex.EncodeToString(b[:])
-	if err := c.Bucket(e.Bucket).Create(t.Context(), "wharf-test", nil); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
+	e.createBucket(t)
 	e.KeyFile = writeKeyFile(t)
 	return e
+}
+
+// client is a JSON API client of the emulator, for what the store does
+// not do (create buckets, write objects where registry:2 would).
+func (e gcsEnv) client(t testing.TB) *storage.Service {
+	t.Helper()
+	c, err := storage.NewService(t.Context(), option.WithEndpoint(e.Endpoint+"/storage/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return c
+}
+
+func (e gcsEnv) createBucket(t testing.TB) {
+	t.Helper()
+	if _, err := e.client(t).Buckets.Insert("wharf-test", &storage.Bucket{Name: e.Bucket}).Context(t.Context()).Do(); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
 }
 
 // writeKeyFile writes a service account key file with a fresh RSA key.
@@ -199,15 +211,8 @@ func TestGCSRedirect(t *testing.T) {
 func BenchmarkGCS(b *testing.B) {
 	e := gcsEnv{GCSServer: testenv.GCS(b, testenv.GCSHow)}
 	b.Setenv("STORAGE_EMULATOR_HOST", e.Endpoint)
-	c, err := storage.NewClient(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	e.Bucket = fmt.Sprintf("wharf-bench-%d", time.Now().UnixNano())
-	if err := c.Bucket(e.Bucket).Create(b.Context(), "wharf-test", nil); err != nil {
-		b.Fatal(err)
-	}
+	e.createBucket(b)
 	opts := e.options(freshRoot())
 	opts.KeyFile, opts.ChunkSize = "", 0
 	s, err := gcs.New(b.Context(), opts)
@@ -227,15 +232,9 @@ func TestGCSRegistry2Layout(t *testing.T) {
 	d := digest.FromBytes(data)
 	legacy := strings.Trim(root, "/") + "/docker/registry/v2/blobs/sha256/" + d.Encoded()[:2] + "/" + d.Encoded() + "/data"
 	link := strings.Trim(root, "/") + "/docker/registry/v2/repositories/app/_layers/sha256/" + d.Encoded() + "/link"
-	c, err := storage.NewClient(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := e.client(t)
 	for key, body := range map[string][]byte{legacy: data, link: []byte(d)} {
-		w := c.Bucket(e.Bucket).Object(key).NewWriter(t.Context())
-		w.Write(body)
-		if err := w.Close(); err != nil {
+		if _, err := c.Objects.Insert(e.Bucket, &storage.Object{Name: key}).Media(bytes.NewReader(body)).Context(t.Context()).Do(); err != nil {
 			t.Fatalf("write %s: %v", key, err)
 		}
 	}

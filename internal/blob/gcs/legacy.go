@@ -7,9 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"cloud.google.com/go/storage"
 	"github.com/opencontainers/go-digest"
-	"google.golang.org/api/iterator"
 
 	"github.com/wharf-registry/wharf/internal/blob"
 )
@@ -25,16 +23,15 @@ func (s *Store) legacyBlobsPrefix() string { return s.prefix + blob.LegacyDir + 
 
 // hasLegacy reports whether distribution's blobs are in the bucket.
 func (s *Store) hasLegacy(ctx context.Context) (bool, error) {
-	it := s.bucket.Objects(ctx, &storage.Query{Prefix: s.legacyBlobsPrefix()})
-	it.PageInfo().MaxSize = 1
-	_, err := it.Next()
-	if errors.Is(err, iterator.Done) {
-		return false, nil
-	}
+	found := false
+	err := s.listPages(ctx, s.legacyBlobsPrefix(), "", 1, func(listed) error {
+		found = true
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("gcs: look for registry:2 blobs: %w", err)
 	}
-	return true, nil
+	return found, nil
 }
 
 // blobKeyFound returns the key holding blob d, wharf's own first, with its
@@ -45,14 +42,14 @@ func (s *Store) blobKeyFound(ctx context.Context, d digest.Digest) (string, int6
 		keys = append(keys, s.legacyBlobKey(d))
 	}
 	for _, key := range keys {
-		a, err := s.bucket.Object(key).Attrs(ctx)
-		if errors.Is(err, storage.ErrObjectNotExist) {
+		size, err := s.objectSize(ctx, key)
+		if errors.Is(err, errNotExist) {
 			continue
 		}
 		if err != nil {
 			return "", 0, fmt.Errorf("stat blob %s: %w", d, err)
 		}
-		return key, a.Size, nil
+		return key, size, nil
 	}
 	return "", 0, blob.ErrNotFound
 }
@@ -61,7 +58,7 @@ func (s *Store) blobKeyFound(ctx context.Context, d digest.Digest) (string, int6
 // hold too.
 func (s *Store) walkLegacy(ctx context.Context, own map[digest.Digest]bool, fn func(d digest.Digest, size int64) error) error {
 	base := s.legacyBlobsPrefix()
-	return s.list(ctx, base, func(a *storage.ObjectAttrs) error {
+	return s.list(ctx, base, func(a listed) error {
 		parts := strings.Split(strings.TrimPrefix(a.Name, base), "/")
 		if len(parts) != 4 || parts[3] != "data" || len(parts[2]) < 2 || parts[1] != parts[2][:2] {
 			return nil
@@ -77,31 +74,24 @@ func (s *Store) walkLegacy(ctx context.Context, own map[digest.Digest]bool, fn f
 // List implements blob.Tree: the names one level under dir.
 func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
 	base := s.prefix + strings.Trim(dir, "/") + "/"
-	it := s.bucket.Objects(ctx, &storage.Query{Prefix: base, Delimiter: "/"})
 	var out []string
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dir, err)
-		}
-		name := a.Name
-		if a.Prefix != "" {
-			name = a.Prefix
-		}
-		if name = strings.TrimSuffix(strings.TrimPrefix(name, base), "/"); name != "" {
+	err := s.listPages(ctx, base, "/", 0, func(a listed) error {
+		if name := strings.TrimSuffix(strings.TrimPrefix(a.Name, base), "/"); name != "" {
 			out = append(out, name)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
+	return out, nil
 }
 
 // Files implements blob.Tree.
 func (s *Store) Files(ctx context.Context, dir string) ([]string, error) {
 	base := s.prefix + strings.Trim(dir, "/") + "/"
 	var out []string
-	err := s.list(ctx, base, func(a *storage.ObjectAttrs) error {
+	err := s.list(ctx, base, func(a listed) error {
 		out = append(out, strings.TrimPrefix(a.Name, base))
 		return nil
 	})
@@ -127,13 +117,7 @@ func (s *Store) Read(ctx context.Context, path string) ([]byte, error) {
 
 // Write implements blob.Tree (it replaces what path held).
 func (s *Store) Write(ctx context.Context, path string, content []byte) error {
-	w := s.bucket.Object(s.prefix + path).NewWriter(ctx)
-	w.ChunkSize = 0
-	if _, err := w.Write(content); err != nil {
-		w.Close()
-		return fmt.Errorf("write %s: %w", path, full(err))
-	}
-	if err := w.Close(); err != nil {
+	if err := s.insert(ctx, s.prefix+path, content, false); err != nil {
 		return fmt.Errorf("write %s: %w", path, full(err))
 	}
 	return nil
