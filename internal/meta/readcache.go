@@ -35,7 +35,7 @@ type blobKey struct {
 const (
 	// readCacheBytes bounds the cache's memory (payloads and keys); when
 	// full it starts over, so the tags read most refill it.
-	readCacheBytes = 8 << 20
+	readCacheBytes = 4 << 20
 	// readCacheMaxPayload keeps large manifests (big indexes) out of it.
 	readCacheMaxPayload = 256 << 10
 	entryOverhead       = 160 // bytes of a cached entry besides its strings
