@@ -25,6 +25,8 @@ type batcher struct {
 	wg   sync.WaitGroup
 
 	beforeWrite func() // see SQL.SetBeforeWrite
+
+	stmts *writeStmts // prepared between transactions; may be nil
 }
 
 type batchReq struct {
@@ -33,8 +35,8 @@ type batchReq struct {
 	err chan error
 }
 
-func newBatcher(db *sql.DB) *batcher {
-	b := &batcher{db: db, reqs: make(chan *batchReq), stop: make(chan struct{})}
+func newBatcher(db *sql.DB, stmts *writeStmts) *batcher {
+	b := &batcher{db: db, reqs: make(chan *batchReq), stop: make(chan struct{}), stmts: stmts}
 	b.wg.Add(1)
 	go b.run()
 	return b
@@ -78,6 +80,10 @@ func (b *batcher) run() {
 			}
 		}
 		b.exec(batch)
+		if b.stmts != nil && b.stmts.pending() {
+			// The writer connection is free between transactions.
+			b.stmts.prepareWanted(context.Background())
+		}
 	}
 }
 
@@ -111,7 +117,7 @@ func (b *batcher) exec(batch []*batchReq) {
 			results[i] = err
 			continue
 		}
-		if err := runSavepoint(tx, r.fn); err != nil {
+		if err := runSavepoint(tx, b.stmts, r.fn); err != nil {
 			var broken *brokenTxError
 			if errors.As(err, &broken) {
 				tx.Rollback()
@@ -133,20 +139,21 @@ type brokenTxError struct{ err error }
 func (e *brokenTxError) Error() string { return e.err.Error() }
 
 // runSavepoint runs fn so that its failure undoes only its own changes.
-func runSavepoint(tx *sql.Tx, fn func(*sql.Tx) error) error {
-	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+func runSavepoint(tx *sql.Tx, stmts *writeStmts, fn func(*sql.Tx) error) error {
+	ctx := context.Background()
+	if _, err := stmts.txExec(ctx, tx, "SAVEPOINT w"); err != nil {
 		return &brokenTxError{fmt.Errorf("metadata: savepoint: %w", err)}
 	}
 	if err := fn(tx); err != nil {
-		if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
+		if _, rerr := stmts.txExec(ctx, tx, "ROLLBACK TO w"); rerr != nil {
 			return &brokenTxError{fmt.Errorf("metadata: rollback to savepoint: %w (after %v)", rerr, err)}
 		}
-		if _, rerr := tx.Exec("RELEASE w"); rerr != nil {
+		if _, rerr := stmts.txExec(ctx, tx, "RELEASE w"); rerr != nil {
 			return &brokenTxError{fmt.Errorf("metadata: release savepoint: %w", rerr)}
 		}
 		return err
 	}
-	if _, err := tx.Exec("RELEASE w"); err != nil {
+	if _, err := stmts.txExec(ctx, tx, "RELEASE w"); err != nil {
 		return &brokenTxError{fmt.Errorf("metadata: release savepoint: %w", err)}
 	}
 	return nil

@@ -206,7 +206,7 @@ func (s *SQL) insertEvents(ctx context.Context, tx *sql.Tx, evs []OutboxEvent) e
 		}
 		created := ev.CreatedAt.UnixMilli()
 		var seq int64
-		err := tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO events (id, repo, action, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq`),
+		err := s.txQueryRow(ctx, tx, `INSERT INTO events (id, repo, action, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq`,
 			ev.ID, ev.Repo, ev.Action, ev.Payload, created).Scan(&seq)
 		if err != nil {
 			return fmt.Errorf("record event %s: %w", ev.ID, err)
@@ -526,7 +526,7 @@ func (s *SQL) Redeliver(ctx context.Context, id, endpoint string, now time.Time)
 	ctx = uninterrupted(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var seq int64
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT seq FROM events WHERE id = ?`), id).Scan(&seq)
+		err := s.txQueryRow(ctx, tx, `SELECT seq FROM events WHERE id = ?`, id).Scan(&seq)
 		if err := notFound(err, "event %s", id); err != nil {
 			return err
 		}
@@ -583,7 +583,7 @@ func (s *SQL) recordMount(ctx context.Context, tx *sql.Tx, repo string, d digest
 		return nil
 	}
 	var size int64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT size FROM blobs WHERE digest = ?`), d.String()).Scan(&size); err != nil {
+	if err := s.txQueryRow(ctx, tx, `SELECT size FROM blobs WHERE digest = ?`, d.String()).Scan(&size); err != nil {
 		return fmt.Errorf("size of %s: %w", d, err)
 	}
 	return s.recordChanges(ctx, tx, Change{Action: ActionMount, Kind: KindBlob, Repo: repo, Digest: d, Size: size})

@@ -24,8 +24,9 @@ type SQL struct {
 	now   func() time.Time
 	batch *batcher // SQLite's group commit; nil on PostgreSQL
 
-	rstmts *stmtCache // prepared read statements
-	cache  *readCache // SQLite only; nil when the WAL index cannot be read
+	rstmts *stmtCache  // prepared read statements
+	wstmts *writeStmts // prepared write statements; SQLite only
+	cache  *readCache  // SQLite only; nil when the WAL index cannot be read
 
 	beforeWrite func() // see SetBeforeWrite
 
@@ -59,7 +60,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w), rstmts: newStmtCache(r), touchAfter: defaultTouchAfter}
+	wstmts := newWriteStmts(w)
+	s := &SQL{w: w, r: r, d: sqliteDialect, now: time.Now, batch: newBatcher(w, wstmts), rstmts: newStmtCache(r), wstmts: wstmts, touchAfter: defaultTouchAfter}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -76,6 +78,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 func (s *SQL) Close() error {
 	if s.batch != nil {
 		s.batch.close()
+	}
+	if s.wstmts != nil {
+		s.wstmts.close()
 	}
 	if s.cache != nil {
 		defer s.cache.close() // after the connections, which keep the index
@@ -172,7 +177,12 @@ func uninterrupted(ctx context.Context) context.Context { return context.Without
 // preparing on the pool would wait for it forever; and a write's cost is
 // its commit.
 func (s *SQL) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	return tx.ExecContext(ctx, s.d.rebind(q), args...)
+	return s.wstmts.txExec(ctx, tx, s.d.rebind(q), args...)
+}
+
+// txQueryRow runs a one-row query inside a write transaction.
+func (s *SQL) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	return s.wstmts.txQueryRow(ctx, tx, s.d.rebind(q), args...)
 }
 
 // queryRow runs a one-row query on the read pool with a cached statement.
@@ -193,7 +203,7 @@ func (s *SQL) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) (int64, e
 		return 0, fmt.Errorf("create repository %s: %w", repo, err)
 	}
 	var id int64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id); err != nil {
+	if err := s.txQueryRow(ctx, tx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id); err != nil {
 		return 0, fmt.Errorf("look up repository %s: %w", repo, err)
 	}
 	return id, nil
@@ -356,7 +366,7 @@ func (s *SQL) LinkBlob(ctx context.Context, repo string, d digest.Digest) error 
 			return err
 		}
 		var one int
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM blobs WHERE digest = ?`), d.String()).Scan(&one)
+		err := s.txQueryRow(ctx, tx, `SELECT 1 FROM blobs WHERE digest = ?`, d.String()).Scan(&one)
 		if err := notFound(err, "blob %s", d); err != nil {
 			return err
 		}
@@ -395,7 +405,7 @@ func (s *SQL) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 // markRemovedByName is markRemoved for a repository given by name.
 func (s *SQL) markRemovedByName(ctx context.Context, tx *sql.Tx, repo string, d digest.Digest) error {
 	var id int64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id); err != nil {
+	if err := s.txQueryRow(ctx, tx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id); err != nil {
 		return fmt.Errorf("look up repository %s: %w", repo, err)
 	}
 	return s.markRemoved(ctx, tx, id, d)
@@ -456,7 +466,7 @@ func (s *SQL) PutManifestTags(ctx context.Context, repo string, m *Manifest, tag
 // candidate.
 func (s *SQL) setTag(ctx context.Context, tx *sql.Tx, repoID int64, repo, tag string, d digest.Digest) error {
 	var old string
-	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT manifest_digest FROM tags WHERE repo_id = ? AND name = ?`), repoID, tag).Scan(&old)
+	err := s.txQueryRow(ctx, tx, `SELECT manifest_digest FROM tags WHERE repo_id = ? AND name = ?`, repoID, tag).Scan(&old)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("tag %s:%s: %w", repo, tag, err)
 	}
@@ -496,7 +506,7 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 		}
 		q += s.d.forShare()
 		var one int
-		err := tx.QueryRowContext(ctx, s.d.rebind(q), repoID, ref.Digest.String()).Scan(&one)
+		err := s.txQueryRow(ctx, tx, q, repoID, ref.Digest.String()).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) && ref.Optional {
 			lost, lerr := s.recentlyRemoved(ctx, tx, repoID, ref.Digest)
 			if lerr != nil {
@@ -525,7 +535,7 @@ func (s *SQL) checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, refs []Re
 // that committed while checkRefs waited on the row it removed.
 func (s *SQL) recentlyRemoved(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM removed_refs WHERE repo_id = ? AND digest = ?`), repoID, d.String()).Scan(&one)
+	err := s.txQueryRow(ctx, tx, `SELECT 1 FROM removed_refs WHERE repo_id = ? AND digest = ?`, repoID, d.String()).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -651,7 +661,7 @@ func (s *SQL) DeleteManifest(ctx context.Context, repo string, d digest.Digest, 
 	ctx = uninterrupted(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM repositories WHERE name = ?`), repo).Scan(&id)
+		err := s.txQueryRow(ctx, tx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id)
 		if err := notFound(err, "repository %s", repo); err != nil {
 			return err
 		}
@@ -794,8 +804,8 @@ func (s *SQL) DeleteTag(ctx context.Context, repo, tag string) error {
 func (s *SQL) deleteTagTx(ctx context.Context, tx *sql.Tx, repo, tag string) error {
 	var repoID int64
 	var d string
-	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT t.repo_id, t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repo_id
-		WHERE r.name = ? AND t.name = ?`), repo, tag).Scan(&repoID, &d)
+	err := s.txQueryRow(ctx, tx, `SELECT t.repo_id, t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repo_id
+		WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&repoID, &d)
 	if err := notFound(err, "tag %s:%s", repo, tag); err != nil {
 		return err
 	}

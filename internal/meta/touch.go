@@ -111,7 +111,7 @@ func (s *SQL) touchLink(ctx context.Context, repoID int64, d digest.Digest) erro
 			return fmt.Errorf("keep blob %s: %w", d, err)
 		}
 		var one int
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?`), repoID, d.String()).Scan(&one)
+		err := s.txQueryRow(ctx, tx, `SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?`, repoID, d.String()).Scan(&one)
 		return notFound(err, "blob %s", d)
 	})
 }
