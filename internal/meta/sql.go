@@ -67,8 +67,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		return nil, err
 	}
 	// Without the WAL index mapped (an unusual file system), reads go to
-	// the database every time, as on PostgreSQL.
-	if wal, err := openWALWatcher(path); err == nil {
+	// the database every time, as on PostgreSQL; a watcher that opened the
+	// file but could not map it is kept, disabled, to be closed last.
+	if wal, _ := openWALWatcher(path); wal != nil {
 		s.cache = newReadCache(wal, readCacheBytes)
 	}
 	return s, nil

@@ -3,6 +3,7 @@
 package meta
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -27,37 +28,49 @@ type walGen [walIndexHdrWords]uint32
 // a given moment, by this process or another (`wharf garbage-collect`
 // beside `wharf serve`).
 type walWatcher struct {
+	f   *os.File
 	mem []byte
 }
 
 // openWALWatcher maps the header of dbPath's -shm file. The file exists
 // once a connection has read the database in WAL mode, and is not
 // truncated while one stays open (the store's writer connection).
+//
+// The descriptor stays open until close, which runs after the store's
+// connections are closed: closing any descriptor of a file drops every
+// POSIX lock the process holds on it, SQLite's own locks on the -shm file
+// included, and a connection opened after that takes itself for the first
+// and truncates the index under the others (seen: SQLITE_IOERR_IN_PAGE on
+// every request). So when mapping fails after the file was opened, the
+// watcher is still returned, disabled, to be closed with the store.
 func openWALWatcher(dbPath string) (*walWatcher, error) {
-	f, err := os.Open(dbPath + "-shm")
-	if err != nil {
-		return nil, fmt.Errorf("open WAL index: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	const size = 4096
+	path := dbPath + "-shm"
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("stat WAL index: %w", err)
 	}
-	const size = 4096
 	if fi.Size() < size {
 		return nil, fmt.Errorf("WAL index of %d bytes is not initialised", fi.Size())
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open WAL index: %w", err)
+	}
 	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("map WAL index: %w", err)
+		return &walWatcher{f: f}, fmt.Errorf("map WAL index: %w", err)
 	}
-	return &walWatcher{mem: mem}, nil
+	return &walWatcher{f: f, mem: mem}, nil
 }
 
 // current returns the header's present value; ok is false while a writer
 // is between updating the two copies (or the header is not initialised),
 // when no snapshot is trustworthy.
 func (w *walWatcher) current() (g walGen, ok bool) {
+	if w.mem == nil {
+		return g, false
+	}
 	words := (*[2 * walIndexHdrWords]uint32)(unsafe.Pointer(&w.mem[0]))
 	var second walGen
 	for i := range walIndexHdrWords {
@@ -71,4 +84,10 @@ func (w *walWatcher) current() (g walGen, ok bool) {
 	return g, isInit && g == second
 }
 
-func (w *walWatcher) close() error { return unix.Munmap(w.mem) }
+func (w *walWatcher) close() error {
+	var err error
+	if w.mem != nil {
+		err = unix.Munmap(w.mem)
+	}
+	return errors.Join(err, w.f.Close())
+}
