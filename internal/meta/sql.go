@@ -53,11 +53,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	// Readers keep a small page cache of their own (512 KiB, not SQLite's
+	// Readers keep a small page cache of their own (256 KiB, not SQLite's
 	// 2 MiB): eight of them filled to 2 MiB were most of a scale run's peak
 	// RSS (75-87 MiB), and a page they miss is in the OS page cache, a
 	// pread away; measured, manifest GETs were no slower.
-	r, err := sql.Open("sqlite", dsn+"&mode=ro&_pragma=cache_size(-512)")
+	r, err := sql.Open("sqlite", dsn+"&mode=ro&_pragma=cache_size(-256)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("metadata: open %s: %w", path, err)
