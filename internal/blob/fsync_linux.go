@@ -12,10 +12,9 @@ func syncData(f *os.File) error {
 	return unix.Fdatasync(int(f.Fd()))
 }
 
-// dropCache tells the kernel a durably written range will not be read soon.
-// Measured here, a push that leaves its bytes in the page cache runs at
-// half the speed, with twice the CPU, about every other time: the kernel's
-// page-cache bookkeeping lands on the writer.
+// dropCache tells the kernel a durably written range will not be read soon,
+// so uploads do not fill the page cache with layers written once (which
+// recentWrites bounds, keeping only the latest).
 func dropCache(f *os.File, off, n int64) {
 	unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
