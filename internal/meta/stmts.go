@@ -60,22 +60,28 @@ const maxWriteStmts = 256
 // connection the transaction holds), so a query first seen inside one is
 // run unprepared and noted; the batcher prepares what was noted between
 // transactions.
+//
+// The prepared statements are a stmtCache's (its close closes them); mu
+// also guards wanted.
 type writeStmts struct {
-	db *sql.DB
-
-	mu     sync.Mutex
-	m      map[string]*sql.Stmt
+	stmtCache
 	wanted map[string]struct{}
 }
 
 func newWriteStmts(db *sql.DB) *writeStmts {
-	return &writeStmts{db: db, m: map[string]*sql.Stmt{}, wanted: map[string]struct{}{}}
+	return &writeStmts{stmtCache: stmtCache{db: db, m: map[string]*sql.Stmt{}}, wanted: map[string]struct{}{}}
 }
 
 // lookup returns q's prepared statement, or nil after noting q.
 func (w *writeStmts) lookup(q string) *sql.Stmt {
 	if w == nil {
 		return nil
+	}
+	w.mu.RLock()
+	st := w.m[q]
+	w.mu.RUnlock()
+	if st != nil {
+		return st
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -121,18 +127,9 @@ func (w *writeStmts) prepareWanted(ctx context.Context) {
 
 // pending reports whether statements wait to be prepared.
 func (w *writeStmts) pending() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.mu.RLock()
+	defer w.mu.RUnlock()
 	return len(w.wanted) > 0
-}
-
-func (w *writeStmts) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for q, st := range w.m {
-		st.Close()
-		delete(w.m, q)
-	}
 }
 
 // txExec runs q in tx, prepared when w has it.
