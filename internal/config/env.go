@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -29,6 +30,12 @@ func (d *decoder) applyEnv(v reflect.Value, environ []string) error {
 	var errs []error
 	for _, name := range names {
 		d.env = name
+		if !utf8.ValidString(vars[name]) {
+			// YAML holds text only: such a value could not be written back
+			// (config check, masked dumps) as what was set.
+			errs = append(errs, fmt.Errorf("%s: the value is not valid UTF-8 text", name))
+			continue
+		}
 		segs := strings.Split(strings.TrimPrefix(name, envPrefix), "_")
 		errs = append(errs, d.setEnv(v, segs, "", vars[name]))
 	}
