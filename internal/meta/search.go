@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // RepoMatch is one repository a search found.
@@ -58,6 +61,27 @@ type SearchTextStore interface {
 	// UnindexedRepositories lists, after after in byte order, at most n
 	// repositories with no search record.
 	UnindexedRepositories(ctx context.Context, after string, n int) ([]string, error)
+	// SearchSource reads, in one query, what repo's search record derives
+	// from and the record as it stands, so that a push which changes
+	// neither costs one read; ErrNotFound when repo does not exist.
+	SearchSource(ctx context.Context, repo string) (SearchSource, error)
+}
+
+// SearchSource is what a repository's search record is made of, and the
+// record itself.
+type SearchSource struct {
+	// Description is the one set explicitly ("" when none), Stars how many
+	// users starred the repository.
+	Description string
+	Stars       int
+	// Newest is the manifest of the most recently pushed tag, whose content
+	// describes the repository when no description was set; "" when the
+	// repository has no tags.
+	Newest digest.Digest
+	// Recorded and RecordedStars are the current record, if HasRecord.
+	Recorded      string
+	RecordedStars int
+	HasRecord     bool
 }
 
 // likeEscape escapes LIKE's wildcards with '!'.
@@ -313,6 +337,32 @@ func (s *SQL) SetSearchDescription(ctx context.Context, repo, description string
 		}
 		return nil
 	})
+}
+
+// SearchSource implements SearchTextStore. Every part is a lookup by key
+// (the newest tag through tags_updated), and the statement is prepared.
+func (s *SQL) SearchSource(ctx context.Context, repo string) (SearchSource, error) {
+	var (
+		src              SearchSource
+		newest, recorded sql.NullString
+		recordedStars    sql.NullInt64
+	)
+	err := s.queryRow(ctx, `SELECT
+			COALESCE((SELECT i.description FROM repo_info i WHERE i.repo = r.name), ''),
+			(SELECT COUNT(*) FROM repo_stars st WHERE st.repo = r.name),
+			(SELECT t.manifest_digest FROM tags t WHERE t.repo_id = r.id ORDER BY t.updated_at DESC, t.name DESC LIMIT 1),
+			rs.description, rs.stars
+		FROM repositories r LEFT JOIN repo_search rs ON rs.repo_id = r.id
+		WHERE r.name = ?`, repo).Scan(&src.Description, &src.Stars, &newest, &recorded, &recordedStars)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SearchSource{}, fmt.Errorf("search source of %s: %w", repo, ErrNotFound)
+	}
+	if err != nil {
+		return SearchSource{}, fmt.Errorf("search source of %s: %w", repo, err)
+	}
+	src.Newest = digest.Digest(newest.String)
+	src.Recorded, src.RecordedStars, src.HasRecord = recorded.String, int(recordedStars.Int64), recorded.Valid
+	return src, nil
 }
 
 // UnindexedRepositories implements SearchTextStore.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -397,31 +396,4 @@ func (r *Registry) StoredSize(ctx context.Context, repo string, payload []byte) 
 		total += n
 	}
 	return total, len(sizes), nil
-}
-
-// configCacheSize bounds the parsed image configs kept in memory.
-const configCacheSize = 4096
-
-// configCache keeps parsed image configs by digest for listings: content
-// under a digest never changes, so an entry is never stale. When full it
-// is emptied rather than tracking use: a listing refills what it needs.
-type configCache struct {
-	mu      sync.Mutex
-	entries map[digest.Digest]ocispec.Image
-}
-
-func (c *configCache) get(d digest.Digest) (ocispec.Image, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	img, ok := c.entries[d]
-	return img, ok
-}
-
-func (c *configCache) put(d digest.Digest, img ocispec.Image) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil || len(c.entries) >= configCacheSize {
-		c.entries = make(map[digest.Digest]ocispec.Image, 64)
-	}
-	c.entries[d] = img
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wharf-registry/wharf/internal/blob"
@@ -82,7 +83,10 @@ type Registry struct {
 	log   *slog.Logger
 	locks uploadLocks
 	// configs caches parsed image configs for listings (browse.go).
-	configs configCache
+	configs memo[digest.Digest, ocispec.Image]
+	// descs caches what a repository's manifest says about it, by
+	// repository and digest, for search records (repoinfo.go).
+	descs memo[meta.RepoDigest, describedAs]
 	// upstream fills cached repositories; nil without a pull-through cache.
 	upstream Upstream
 }

@@ -92,35 +92,72 @@ func (r *Registry) contentDescription(ctx context.Context, repo string) (desc, s
 	if err != nil {
 		return "", "", wrap(err, "get manifest")
 	}
-	var f manifestFields
-	if err := json.Unmarshal(m.Payload, &f); err != nil {
-		return "", "", fmt.Errorf("parse manifest %s: %w", m.Digest, err)
-	}
-	if d := f.Annotations[ocispec.AnnotationDescription]; strings.TrimSpace(d) != "" {
-		return d, DescriptionAnnotation, nil
-	}
-	labels, err := r.configLabels(ctx, repo, m)
-	if err != nil {
-		return "", "", err
-	}
-	if d := labels[ocispec.AnnotationDescription]; strings.TrimSpace(d) != "" {
-		return d, DescriptionLabel, nil
-	}
-	return "", "", nil
+	desc, source, _, err = r.manifestDescription(ctx, repo, m)
+	return desc, source, err
 }
 
-// configLabels returns the labels of m's image config; none when m has no
-// config wharf holds (an artifact, a sparse index's absent child).
-func (r *Registry) configLabels(ctx context.Context, repo string, m *meta.Manifest) (map[string]string, error) {
+// describedAs is what a manifest says about its repository, and where.
+type describedAs struct{ desc, source string }
+
+// describeManifest is manifestDescription of repo's manifest d, remembered
+// once it can no longer change, so that pushing more tags of an image
+// costs no manifest or config read.
+func (r *Registry) describeManifest(ctx context.Context, repo string, d digest.Digest) (desc, source string, err error) {
+	key := meta.RepoDigest{Repo: repo, Digest: d}
+	if v, ok := r.descs.get(key); ok {
+		return v.desc, v.source, nil
+	}
+	m, err := r.meta.GetManifest(ctx, repo, d)
+	if isNotFound(err) {
+		return "", "", nil // deleted meanwhile
+	}
+	if err != nil {
+		return "", "", wrap(err, "get manifest")
+	}
+	desc, source, final, err := r.manifestDescription(ctx, repo, m)
+	if err == nil && final {
+		r.descs.put(key, describedAs{desc, source})
+	}
+	return desc, source, err
+}
+
+// manifestDescription is the description manifest m of repo gives: its
+// annotation, else its image config's label (for an index, that of the
+// child ImageConfig picks). final reports that the answer is settled: the
+// annotation, or a config that was read. Content a sparse manifest lacks
+// may still arrive, and an unreadable config may be repaired, so those
+// answers are not.
+func (r *Registry) manifestDescription(ctx context.Context, repo string, m *meta.Manifest) (desc, source string, final bool, err error) {
+	var f manifestFields
+	if err := json.Unmarshal(m.Payload, &f); err != nil {
+		return "", "", false, fmt.Errorf("parse manifest %s: %w", m.Digest, err)
+	}
+	if d := f.Annotations[ocispec.AnnotationDescription]; strings.TrimSpace(d) != "" {
+		return d, DescriptionAnnotation, true, nil
+	}
+	labels, read, err := r.configLabels(ctx, repo, m)
+	if err != nil {
+		return "", "", false, err
+	}
+	if d := labels[ocispec.AnnotationDescription]; strings.TrimSpace(d) != "" {
+		return d, DescriptionLabel, true, nil
+	}
+	return "", "", read, nil
+}
+
+// configLabels returns the labels of m's image config, and whether that
+// config was read; none when m has no config wharf holds (an artifact, a
+// sparse index's absent child).
+func (r *Registry) configLabels(ctx context.Context, repo string, m *meta.Manifest) (map[string]string, bool, error) {
 	cfg, err := r.ImageConfig(ctx, repo, m)
 	if err != nil || cfg == "" {
-		return nil, err
+		return nil, false, err
 	}
 	img, err := r.ReadImageConfig(ctx, repo, cfg)
 	if err != nil || img == nil {
-		return nil, err
+		return nil, false, err
 	}
-	return img.Config.Labels, nil
+	return img.Config.Labels, true, nil
 }
 
 // ImageConfig returns the config digest of image m, the id `docker images`

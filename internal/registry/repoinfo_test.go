@@ -221,3 +221,48 @@ func TestSearchFollowsContent(t *testing.T) {
 		t.Errorf("after IndexSearch: %+v", got)
 	}
 }
+
+// TestSearchDescriptionOfSparseIndex checks that a description not yet
+// known (an index whose linux/amd64 child has not arrived) is looked up
+// again on the next tag, while one that is known is not read again.
+func TestSearchDescriptionOfSparseIndex(t *testing.T) {
+	ctx := t.Context()
+	r, _ := newTestRegistry(t, 1<<20)
+	r.opts.Sparse = SparseIndexes // the server's default
+	const repo = "sea/serpent"
+	child := describedImage(t, r, repo, "The sea serpent, multi-arch", "")
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{{
+		MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(child), Size: int64(len(child)),
+		Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}}}}
+	idx.SchemaVersion = 2
+	body, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	described := func() string {
+		t.Helper()
+		res, err := r.Search(ctx, nil, repo, 0, 1)
+		if err != nil || len(res.Matches) != 1 {
+			t.Fatalf("Search(%q) = %+v, %v", repo, res, err)
+		}
+		return res.Matches[0].Description
+	}
+	if _, err := r.PutManifest(ctx, repo, "v1", ocispec.MediaTypeImageIndex, body); err != nil {
+		t.Fatalf("push the sparse index: %v", err)
+	}
+	if got := described(); got != "" {
+		t.Fatalf("description with the child absent = %q, want none", got)
+	}
+	if _, err := r.PutManifest(ctx, repo, digest.FromBytes(child).String(), ocispec.MediaTypeImageManifest, child); err != nil {
+		t.Fatalf("push the child: %v", err)
+	}
+	if _, err := r.PutManifest(ctx, repo, "v2", ocispec.MediaTypeImageIndex, body); err != nil {
+		t.Fatalf("tag the index again: %v", err)
+	}
+	if got := described(); got != "The sea serpent, multi-arch" {
+		t.Fatalf("description once the child arrived = %q", got)
+	}
+	if _, ok := r.descs.get(meta.RepoDigest{Repo: repo, Digest: digest.FromBytes(body)}); !ok {
+		t.Errorf("a settled description is not remembered")
+	}
+}

@@ -62,18 +62,27 @@ func (r *Registry) describeUnindexed(ctx context.Context, matches []meta.RepoMat
 // else the content's; one line, at most SearchDescriptionMax characters)
 // and its star count.
 func (r *Registry) searchText(ctx context.Context, repo string) (string, int, error) {
-	infos, err := r.meta.RepoInfo(ctx, []string{repo})
+	src, err := r.meta.SearchSource(ctx, repo)
+	if isNotFound(err) {
+		return "", 0, nil
+	}
 	if err != nil {
 		return "", 0, wrap(err, "search: repository information")
 	}
-	info := infos[repo]
-	desc := info.Description
-	if desc == "" {
-		if desc, _, err = r.contentDescription(ctx, repo); err != nil {
-			return "", 0, err
+	desc, err := r.sourceDescription(ctx, repo, src)
+	return desc, src.Stars, err
+}
+
+// sourceDescription is the one-line description search shows for src.
+func (r *Registry) sourceDescription(ctx context.Context, repo string, src meta.SearchSource) (string, error) {
+	desc := src.Description
+	if desc == "" && src.Newest != "" {
+		var err error
+		if desc, _, err = r.describeManifest(ctx, repo, src.Newest); err != nil {
+			return "", err
 		}
 	}
-	return ShortDescription(desc), info.Stars, nil
+	return ShortDescription(desc), nil
 }
 
 // refreshSearch records repo's search description after a change that may
@@ -82,13 +91,32 @@ func (r *Registry) searchText(ctx context.Context, repo string) (string, int, er
 // record stays as it was until the next change.
 func (r *Registry) refreshSearch(ctx context.Context, repo string) {
 	ctx = context.WithoutCancel(ctx)
-	desc, _, err := r.searchText(ctx, repo)
-	if err == nil {
-		err = r.meta.SetSearchDescription(ctx, repo, desc)
-	}
-	if err != nil {
+	if err := r.recordSearch(ctx, repo); err != nil {
 		r.log.WarnContext(ctx, "search description not recorded", "repo", repo, "error", err)
 	}
+}
+
+// recordSearch brings repo's search record up to date. The common push (a
+// new tag of an image already described) reads one row and writes nothing.
+func (r *Registry) recordSearch(ctx context.Context, repo string) error {
+	src, err := r.meta.SearchSource(ctx, repo)
+	if isNotFound(err) {
+		return nil // deleted meanwhile: its record went with it
+	}
+	if err != nil {
+		return wrap(err, "search: repository information")
+	}
+	desc, err := r.sourceDescription(ctx, repo, src)
+	if err != nil {
+		return err
+	}
+	if src.HasRecord && src.Recorded == desc && src.RecordedStars == src.Stars {
+		return nil
+	}
+	if err := r.meta.SetSearchDescription(ctx, repo, desc); err != nil {
+		return wrap(err, "search: record description")
+	}
+	return nil
 }
 
 // indexSearchPage is how many repositories IndexSearch records per query.
@@ -106,12 +134,8 @@ func (r *Registry) IndexSearch(ctx context.Context) (int, error) {
 			return n, wrap(err, "index search")
 		}
 		for _, repo := range page {
-			desc, _, err := r.searchText(ctx, repo)
-			if err != nil {
-				return n, err
-			}
-			if err := r.meta.SetSearchDescription(ctx, repo, desc); err != nil {
-				return n, wrap(err, "index search")
+			if err := r.recordSearch(ctx, repo); err != nil {
+				return n, fmt.Errorf("index search: %w", err)
 			}
 			n++
 		}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Tags", testTags},
 		{"Repositories", testRepositories},
 		{"SearchRepositories", testSearchRepositories},
+		{"SearchSource", testSearchSource},
 		{"Sessions", testSessions},
 		{"RepoExists", testRepoExists},
 		{"Referrers", testReferrers},

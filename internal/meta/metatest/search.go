@@ -1,8 +1,10 @@
 package metatest
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/internal/meta"
 )
@@ -130,4 +132,52 @@ func searchNames(t *testing.T, s meta.Store, q meta.SearchQuery) []string {
 		out = append(out, m.Name)
 	}
 	return out
+}
+
+// testSearchSource checks that one read reports what a search record
+// derives from (explicit description, stars, the newest tag's manifest) and
+// the record as it stands, through each change that alters one of them.
+func testSearchSource(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	if _, err := s.SearchSource(ctx, "r"); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("SearchSource of a missing repository: %v, want ErrNotFound", err)
+	}
+	m1 := image("one", commitBlob(t, s, "r", "l1", 1))
+	m2 := image("two", commitBlob(t, s, "r", "l2", 2))
+	desc := "set by hand"
+	steps := []struct {
+		name   string
+		change func() error
+		want   meta.SearchSource
+	}{
+		{"no tags", func() error { return nil }, meta.SearchSource{}},
+		{"first tag", func() error { return s.PutManifest(ctx, "r", m1, "v1") },
+			meta.SearchSource{Newest: m1.Digest}},
+		{"newer tag", func() error { return s.PutManifest(ctx, "r", m2, "v2") },
+			meta.SearchSource{Newest: m2.Digest}},
+		{"older tag moved", func() error { return s.PutManifest(ctx, "r", m1, "v2") },
+			meta.SearchSource{Newest: m1.Digest}},
+		{"recorded", func() error { return s.SetSearchDescription(ctx, "r", "from content") },
+			meta.SearchSource{Newest: m1.Digest, Recorded: "from content", HasRecord: true}},
+		{"starred", func() error { return s.Star(ctx, "r", "ann", true) }, // the store counts a recorded star itself
+			meta.SearchSource{Stars: 1, Newest: m1.Digest, Recorded: "from content", RecordedStars: 1, HasRecord: true}},
+		{"described", func() error { return s.SetRepoInfo(ctx, "r", meta.RepoInfoUpdate{Description: &desc}) },
+			meta.SearchSource{Description: desc, Stars: 1, Newest: m1.Digest, Recorded: "from content", RecordedStars: 1, HasRecord: true}},
+		{"re-recorded", func() error { return s.SetSearchDescription(ctx, "r", desc) },
+			meta.SearchSource{Description: desc, Stars: 1, Newest: m1.Digest, Recorded: desc, RecordedStars: 1, HasRecord: true}},
+		{"tag deleted", func() error { return s.DeleteTag(ctx, "r", "v2") },
+			meta.SearchSource{Description: desc, Stars: 1, Newest: m1.Digest, Recorded: desc, RecordedStars: 1, HasRecord: true}},
+		{"last tag deleted", func() error { return s.DeleteTag(ctx, "r", "v1") },
+			meta.SearchSource{Description: desc, Stars: 1, Recorded: desc, RecordedStars: 1, HasRecord: true}},
+	}
+	for _, st := range steps {
+		time.Sleep(3 * time.Millisecond) // updated_at is in milliseconds
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := s.SearchSource(ctx, "r")
+		if err != nil || got != st.want {
+			t.Fatalf("%s: SearchSource = %+v, %v; want %+v", st.name, got, err, st.want)
+		}
+	}
 }
