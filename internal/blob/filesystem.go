@@ -148,10 +148,11 @@ func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, e
 	if _, err := file.Seek(offset, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("seek upload %s: %w", id, err)
 	}
-	n, copyErr := copyToFile(file, offset, r)
+	fl := newBackgroundFlush(file, offset)
+	n, copyErr := copyToFile(file, offset, r, fl)
 	// Whatever was written is kept and made durable, so the session may
 	// record it and the client may resume after it.
-	if err := syncData(file); err != nil {
+	if err := errors.Join(fl.wait(), syncData(file)); err != nil {
 		return 0, fmt.Errorf("sync upload %s: %w", id, err)
 	}
 	f.recent.add(file, path, offset, n)

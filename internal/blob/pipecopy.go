@@ -11,6 +11,14 @@ import (
 // waits for the last few megabytes instead of the whole body.
 const writebackStep = 8 << 20
 
+// flushStep is how many written bytes accumulate before a flush to stable
+// storage (fdatasync) is started beside the writes. Started writeback only
+// reaches a disk's volatile cache, or a virtual disk's host page cache,
+// and the cache flush at the end then costs as long as writing the whole
+// body again: measured here, 130 ms of a 256 MiB upload's 310 ms. Flushed
+// as it goes, the last flush waits for at most a few steps (25-60 ms).
+const flushStep = 16 << 20
+
 // copyToFile copies r into f from off, reading (and, in the caller's
 // reader, hashing) the next buffer while the previous one is written and
 // its writeback started. Done one after the other, receive and hash, copy
@@ -18,7 +26,9 @@ const writebackStep = 8 << 20
 // GB here; overlapped, the slowest of them bounds a push. It reports how
 // many bytes reached f even when r or a write fails midway; only io.EOF
 // ends the copy cleanly.
-func copyToFile(f *os.File, off int64, r io.Reader) (int64, error) {
+// Every flushStep bytes, fl flushes what was written so far in the
+// background; the caller waits for it (fl.wait) before its final sync.
+func copyToFile(f *os.File, off int64, r io.Reader, fl *backgroundFlush) (int64, error) {
 	const buffers = 3 // one filling, one queued, one being written
 	free := make(chan *[]byte, buffers)
 	for range buffers {
@@ -39,6 +49,8 @@ func copyToFile(f *os.File, off int64, r io.Reader) (int64, error) {
 				res.err = writeChunk(f, (*c.buf)[:c.n], &res.n, off, &unsynced)
 				if res.err != nil {
 					close(stop)
+				} else {
+					fl.maybeStart(off + res.n)
 				}
 			}
 			free <- c.buf
@@ -101,4 +113,63 @@ func writeChunk(f *os.File, p []byte, written *int64, off int64, unsynced *int64
 		*unsynced = end
 	}
 	return nil
+}
+
+// backgroundFlush runs at most one flush of a file to stable storage at a
+// time beside the writes to it, and keeps the first failure: after a
+// failed fdatasync the kernel reports the error once, to that call only,
+// so a later sync of the same file could succeed over lost data.
+type backgroundFlush struct {
+	f    *os.File
+	sync func(*os.File) error // syncData; tests substitute failures
+	// from is where the bytes not yet covered by a started flush begin.
+	from    int64
+	running chan struct{} // closed when the flush in flight ends
+	err     error         // written before running closes
+}
+
+// newBackgroundFlush returns a backgroundFlush for f whose first flush
+// covers the bytes written after off.
+func newBackgroundFlush(f *os.File, off int64) *backgroundFlush {
+	return &backgroundFlush{f: f, sync: syncData, from: off}
+}
+
+// maybeStart starts a flush when flushStep bytes were written since the
+// last one started, none is in flight, and none has failed.
+func (b *backgroundFlush) maybeStart(end int64) {
+	if b == nil || end-b.from < flushStep {
+		return
+	}
+	if b.running != nil {
+		select {
+		case <-b.running:
+			b.running = nil
+		default:
+			return
+		}
+	}
+	if b.err != nil {
+		return
+	}
+	done := make(chan struct{})
+	b.running, b.from = done, end
+	go func() {
+		defer close(done)
+		if err := b.sync(b.f); err != nil {
+			b.err = fmt.Errorf("background flush: %w", err)
+		}
+	}()
+}
+
+// wait waits for the flush in flight, if any, and returns the first
+// failure of any flush.
+func (b *backgroundFlush) wait() error {
+	if b == nil {
+		return nil
+	}
+	if b.running != nil {
+		<-b.running
+		b.running = nil
+	}
+	return b.err
 }

@@ -1,0 +1,97 @@
+package blob
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestCopyToFileBackgroundFlush copies bodies of several flush steps and
+// checks the bytes that land, how many flushes ran beside the writes, and
+// that a failed flush is reported by wait even though the copy went on.
+func TestCopyToFileBackgroundFlush(t *testing.T) {
+	tests := []struct {
+		name       string
+		off, size  int64
+		fail       bool
+		minFlushes int64 // at least; more start as earlier ones finish
+		maxFlushes int64
+	}{
+		{"below one step", 0, flushStep - 1, false, 0, 0},
+		{"one step", 0, flushStep, false, 1, 1},
+		{"several steps", 0, 5*flushStep + 12345, false, 1, 5},
+		{"resumed at an offset", 3 << 20, 2 * flushStep, false, 1, 2},
+		{"failing flush", 0, 5 * flushStep, true, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "upload")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			head := bytes.Repeat([]byte{'h'}, int(tt.off))
+			if _, err := f.Write(head); err != nil {
+				t.Fatal(err)
+			}
+			body := make([]byte, tt.size)
+			rng := rand.NewChaCha8([32]byte{1})
+			_, _ = rng.Read(body)
+
+			var flushes atomic.Int64
+			fl := newBackgroundFlush(f, tt.off)
+			fl.sync = func(f *os.File) error {
+				flushes.Add(1)
+				if tt.fail {
+					return syscall.EIO
+				}
+				return syncData(f)
+			}
+			n, err := copyToFile(f, tt.off, bytes.NewReader(body), fl)
+			if err != nil || n != tt.size {
+				t.Fatalf("copyToFile = %d, %v; want %d bytes", n, err, tt.size)
+			}
+			werr := fl.wait()
+			if tt.fail != (werr != nil) || (tt.fail && !errors.Is(werr, syscall.EIO)) {
+				t.Fatalf("wait = %v; want a failure: %v", werr, tt.fail)
+			}
+			if got := flushes.Load(); got < tt.minFlushes || got > tt.maxFlushes {
+				t.Errorf("%d background flushes, want %d to %d", got, tt.minFlushes, tt.maxFlushes)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := append(head, body...); sha256.Sum256(got) != sha256.Sum256(want) {
+				t.Errorf("file holds %d bytes that differ from the %d written", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestCopyToFileNilFlush checks that a copy without background flushes
+// (a nil *backgroundFlush) still works.
+func TestCopyToFileNilFlush(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "upload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var fl *backgroundFlush
+	n, err := copyToFile(f, 0, io.LimitReader(zeros{}, 2*flushStep), fl)
+	if err != nil || n != 2*flushStep || fl.wait() != nil {
+		t.Fatalf("copyToFile = %d, %v", n, err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
