@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,8 +47,14 @@ func newClient(base string, hc *http.Client) (*client, error) {
 	return &client{base: u, http: hc}, nil
 }
 
-// url resolves a path or a Location header against the server.
+// url resolves a path or a Location header against the server. A plain
+// path, the common case, is joined without parsing twice.
 func (c *client) url(ref string) (*url.URL, error) {
+	if strings.HasPrefix(ref, "/") && !strings.HasPrefix(ref, "//") && !strings.ContainsAny(ref, "?#%") {
+		u := *c.base
+		u.Path, u.RawPath, u.RawQuery, u.Fragment = ref, "", "", ""
+		return &u, nil
+	}
 	u, err := url.Parse(ref)
 	if err != nil {
 		return nil, fmt.Errorf("parsing URL %q: %w", ref, err)
@@ -62,10 +69,13 @@ func (c *client) do(ctx context.Context, method, ref string, body io.Reader, hdr
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	// The request is made on the bare base URL, which is quick to parse,
+	// and then pointed at u: both name the same host.
+	req, err := http.NewRequestWithContext(ctx, method, c.base.Scheme+"://"+c.base.Host, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}
+	req.URL = u
 	for k, v := range hdr {
 		req.Header[k] = v
 	}

@@ -19,8 +19,6 @@ func (f *firstError) set(err error) { f.once.Do(func() { f.err = err }) }
 // each call's latency. It stops at the first error, and returns the rate of
 // completed calls per second with their latencies.
 func timedLoop(ctx context.Context, workers int, d time.Duration, op func(ctx context.Context, worker, i int) error) (float64, Latency, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg    sync.WaitGroup
 		fail  firstError
@@ -28,6 +26,12 @@ func timedLoop(ctx context.Context, workers int, d time.Duration, op func(ctx co
 		start = time.Now()
 	)
 	deadline := start.Add(d)
+	// One deadline for the whole loop bounds a wedged request, sooner than
+	// the client's own per-request timeout, which net/http then skips: it
+	// would cost every request a timer and a context of its own, client
+	// CPU taken from the server on this shared machine.
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(loopGrace))
+	defer cancel()
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -52,6 +56,10 @@ func timedLoop(ctx context.Context, workers int, d time.Duration, op func(ctx co
 	all := mergeLatencies(lats)
 	return float64(len(all)) / elapsed.Seconds(), Summarize(all), nil
 }
+
+// loopGrace is how long a timed loop's last requests may take once its
+// time is up before they fail the run.
+const loopGrace = time.Minute
 
 // queueLoop runs op(i) for i in [0, n) on workers goroutines, recording
 // each call's latency, and stops at the first error. It returns the total
