@@ -282,19 +282,58 @@ func (c *client) pullVerify(ctx context.Context, repo string, b blob) error {
 		return err
 	}
 	defer resp.Body.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	n, err := io.CopyBuffer(h, resp.Body, buf)
+	sum, n, err := hashPipelined(resp.Body)
 	if err != nil {
 		return fmt.Errorf("GET blob %s: reading body: %w", b.digest, err)
 	}
 	if n != int64(len(b.data)) {
 		return fmt.Errorf("GET blob %s: %d bytes, want %d", b.digest, n, len(b.data))
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != b.digest {
+	if got := "sha256:" + hex.EncodeToString(sum); got != b.digest {
 		return fmt.Errorf("GET blob: content hashes to %s, want %s", got, b.digest)
 	}
 	return nil
+}
+
+// hashPipelined reads r to its end and returns its sha256 and length,
+// hashing one buffer in a second goroutine while the next is received.
+// Done in one goroutine, receiving and hashing took a full core at about
+// 1 GB/s, and every server measured the same: the client's speed.
+func hashPipelined(r io.Reader) ([]byte, int64, error) {
+	const bufSize, buffers = 1 << 20, 4
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, bufSize)
+	}
+	full := make(chan []byte, buffers)
+	sum := make(chan []byte, 1)
+	go func() {
+		h := sha256.New()
+		for p := range full {
+			h.Write(p)
+			free <- p[:cap(p)]
+		}
+		sum <- h.Sum(nil)
+	}()
+	var n int64
+	var err error
+	for err == nil {
+		p := <-free
+		var k int
+		k, err = io.ReadFull(r, p)
+		n += int64(k)
+		if k > 0 {
+			full <- p[:k]
+		} else {
+			free <- p
+		}
+	}
+	close(full)
+	s := <-sum
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return s, n, err
 }
 
 // streamReader hands out p in 1 MiB writes and hides its length, so the
