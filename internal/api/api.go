@@ -45,9 +45,17 @@ func New(reg *registry.Registry, log *slog.Logger, opts Options) *Handler {
 	return h
 }
 
+// apiVersionKey and apiVersion are the header every answer carries, its
+// value shared: nothing changes a header value in place, and the one
+// element's capacity makes an append copy it.
+var (
+	apiVersionKey = http.CanonicalHeaderKey("Docker-Distribution-API-Version")
+	apiVersion    = []string{"registry/2.0"}[:1:1]
+)
+
 // ServeHTTP dispatches by endpoint and method, after authorization.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	w.Header()[apiVersionKey] = apiVersion
 	rt := parseRoute(h.endpoints, r.URL.Path)
 	if rt.ep == nil {
 		h.NotFound(w, r)
