@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// nullServerEnv, when set to a loopback address in this test binary's
+// environment, makes it serve nullManifest there instead of running tests.
+const nullServerEnv = "WHARF_BENCH_NULL_SERVER"
+
+// nullManifest is about the size of the manifests pull-manifest reads.
+var nullManifest = make([]byte, 1200)
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(nullServerEnv); addr != "" {
+		serveNull(addr)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveNull answers every request with nullManifest and the headers a
+// registry sends with a manifest, doing nothing else.
+func serveNull(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		h.Set("Docker-Content-Digest", "sha256:0000000000000000000000000000000000000000000000000000000000000000")
+		h.Set("Content-Length", "1200")
+		_, _ = w.Write(nullManifest)
+	}))
+}
+
+// BenchmarkClientFloor measures what the bench client gets from a server
+// that does nothing (a fixed 1.2 KB answer from Go's net/http server in a
+// process of its own): the same client, 64 concurrent requests, as
+// pull-manifest. Its p99 is the floor under any registry's p99 on the
+// machine; see docs/performance.md. Run with -benchtime 1x; one
+// iteration is a 5 s loop.
+func BenchmarkClientFloor(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(os.Args[0], "-test.run=^$")
+	srv.Env = append(os.Environ(), nullServerEnv+"="+addr)
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	c, err := newClient("http://"+addr, newHTTPClient())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := waitUp(b.Context(), c); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rate, lat, err := timedLoop(b.Context(), 64, 5*time.Second, func(ctx context.Context, _, _ int) error {
+			_, err := c.do(ctx, http.MethodGet, "/v2/null/manifests/latest", nil, acceptManifest, http.StatusOK, false)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rate, "req/s")
+		b.ReportMetric(ms(lat.P50), "p50-ms")
+		b.ReportMetric(ms(lat.P99), "p99-ms")
+	}
+}
+
+// waitUp waits (at most 10 s) until the server answers.
+func waitUp(ctx context.Context, c *client) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.do(ctx, http.MethodGet, "/v2/", nil, nil, http.StatusOK, false)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
