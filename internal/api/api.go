@@ -46,11 +46,11 @@ func New(reg *registry.Registry, log *slog.Logger, opts Options) *Handler {
 }
 
 // apiVersionKey and apiVersion are the header every answer carries, its
-// value shared: nothing changes a header value in place, and the one
-// element's capacity makes an append copy it.
+// value shared between answers: nothing changes a header value in place,
+// and an append to a slice of capacity one copies it.
 var (
 	apiVersionKey = http.CanonicalHeaderKey("Docker-Distribution-API-Version")
-	apiVersion    = []string{"registry/2.0"}[:1:1]
+	apiVersion    = []string{"registry/2.0"}
 )
 
 // ServeHTTP dispatches by endpoint and method, after authorization.
