@@ -92,8 +92,7 @@ func (r *Registry) contentDescription(ctx context.Context, repo string) (desc, s
 	if err != nil {
 		return "", "", wrap(err, "get manifest")
 	}
-	desc, source, _, err = r.manifestDescription(ctx, repo, m)
-	return desc, source, err
+	return r.describeLoaded(ctx, repo, m)
 }
 
 // describedAs is what a manifest says about its repository, and where.
@@ -113,6 +112,16 @@ func (r *Registry) describeManifest(ctx context.Context, repo string, d digest.D
 	}
 	if err != nil {
 		return "", "", wrap(err, "get manifest")
+	}
+	return r.describeLoaded(ctx, repo, m)
+}
+
+// describeLoaded is manifestDescription of m, from memory when settled
+// before, and remembered when settled now.
+func (r *Registry) describeLoaded(ctx context.Context, repo string, m *meta.Manifest) (desc, source string, err error) {
+	key := meta.RepoDigest{Repo: repo, Digest: m.Digest}
+	if v, ok := r.descs.get(key); ok {
+		return v.desc, v.source, nil
 	}
 	desc, source, final, err := r.manifestDescription(ctx, repo, m)
 	if err == nil && final {

@@ -49,40 +49,34 @@ func (r *Registry) describeUnindexed(ctx context.Context, matches []meta.RepoMat
 		if matches[i].Indexed {
 			continue
 		}
-		desc, stars, err := r.searchText(ctx, matches[i].Name)
+		desc, src, _, err := r.searchText(ctx, matches[i].Name)
 		if err != nil {
 			return err
 		}
-		matches[i].Description, matches[i].Stars = desc, stars
+		matches[i].Description, matches[i].Stars = desc, src.Stars
 	}
 	return nil
 }
 
 // searchText is repo's description as search shows it (the explicit one,
 // else the content's; one line, at most SearchDescriptionMax characters)
-// and its star count.
-func (r *Registry) searchText(ctx context.Context, repo string) (string, int, error) {
-	src, err := r.meta.SearchSource(ctx, repo)
+// and what it was made of, its star count included; ok is false when repo
+// does not exist.
+func (r *Registry) searchText(ctx context.Context, repo string) (desc string, src meta.SearchSource, ok bool, err error) {
+	src, err = r.meta.SearchSource(ctx, repo)
 	if isNotFound(err) {
-		return "", 0, nil
+		return "", src, false, nil
 	}
 	if err != nil {
-		return "", 0, wrap(err, "search: repository information")
+		return "", src, false, wrap(err, "search: repository information")
 	}
-	desc, err := r.sourceDescription(ctx, repo, src)
-	return desc, src.Stars, err
-}
-
-// sourceDescription is the one-line description search shows for src.
-func (r *Registry) sourceDescription(ctx context.Context, repo string, src meta.SearchSource) (string, error) {
-	desc := src.Description
+	desc = src.Description
 	if desc == "" && src.Newest != "" {
-		var err error
 		if desc, _, err = r.describeManifest(ctx, repo, src.Newest); err != nil {
-			return "", err
+			return "", src, false, err
 		}
 	}
-	return ShortDescription(desc), nil
+	return ShortDescription(desc), src, true, nil
 }
 
 // refreshSearch records repo's search description after a change that may
@@ -99,16 +93,9 @@ func (r *Registry) refreshSearch(ctx context.Context, repo string) {
 // recordSearch brings repo's search record up to date. The common push (a
 // new tag of an image already described) reads one row and writes nothing.
 func (r *Registry) recordSearch(ctx context.Context, repo string) error {
-	src, err := r.meta.SearchSource(ctx, repo)
-	if isNotFound(err) {
-		return nil // deleted meanwhile: its record went with it
-	}
-	if err != nil {
-		return wrap(err, "search: repository information")
-	}
-	desc, err := r.sourceDescription(ctx, repo, src)
-	if err != nil {
-		return err
+	desc, src, ok, err := r.searchText(ctx, repo)
+	if err != nil || !ok {
+		return err // when !ok, deleted meanwhile: its record went with it
 	}
 	if src.HasRecord && src.Recorded == desc && src.RecordedStars == src.Stars {
 		return nil
