@@ -136,7 +136,9 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 		return wrap(err, "upload %s", u.ID)
 	}
 	hr := &hashingReader{r: body, h: h}
+	defer hr.wait()
 	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr))
+	hr.wait()
 	if outOfSpace(writeErr) {
 		// The chunk's bytes are given back now: unrecorded, they would
 		// only hold space the disk lacks until the next write or the purge.
@@ -274,6 +276,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 	}
 	h := d.Algorithm().Hash()
 	hr := &hashingReader{r: body, h: h}
+	defer hr.wait()
 	var src io.Reader = hr
 	if r.opts.InlineMax > 0 {
 		head, err := readAtMost(hr, r.opts.InlineMax+1)
@@ -281,6 +284,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 			return BlobInfo{}, bodyError(err, hr, int64(len(head)))
 		}
 		if r.inlineSize(int64(len(head))) {
+			hr.wait()
 			return r.putInlineBlob(ctx, repo, d, h, head)
 		}
 		// Too large to keep inline: the head (already hashed and counted)
@@ -289,6 +293,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 	}
 	id := uuid.NewString()
 	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, r.limitBySpace(src))
+	hr.wait()
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
 		if err == nil {
@@ -399,28 +404,6 @@ func (r *Registry) purgeOrphanUploadBytes(ctx context.Context, cutoff time.Time,
 		purged++
 	}
 	return purged, nil
-}
-
-// hashingReader feeds everything read through it to h, counts it,
-// and remembers the error reading failed with, so a client's broken body
-// can be told from a storage failure.
-type hashingReader struct {
-	r   io.Reader
-	h   hash.Hash
-	n   int64
-	err error
-}
-
-func (hr *hashingReader) Read(p []byte) (int, error) {
-	n, err := hr.r.Read(p)
-	if n > 0 {
-		hr.h.Write(p[:n])
-		hr.n += int64(n)
-	}
-	if err != nil && err != io.EOF {
-		hr.err = err
-	}
-	return n, err
 }
 
 func marshalHash(h hash.Hash) ([]byte, error) {
