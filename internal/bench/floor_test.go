@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // nullServerEnv, when set to a loopback address in this test binary's
@@ -43,12 +45,13 @@ func serveNull(addr string) {
 	}))
 }
 
-// BenchmarkClientFloor measures what the bench client gets from a server
+// BenchmarkClientFloor measures what the bench's clients get from a server
 // that does nothing (a fixed 1.2 KB answer from Go's net/http server in a
-// process of its own): the same client, 64 concurrent requests, as
-// pull-manifest. Its p99 is the floor under any registry's p99 on the
-// machine; see docs/performance.md. Run with -benchtime 1x; one
-// iteration is a 5 s loop.
+// process of its own), 64 concurrent requests as in pull-manifest: the
+// fasthttp client the latency workloads use, and net/http's for
+// comparison. Its p99 is the floor under any registry's p99 on the
+// machine; see docs/performance.md. Run with -benchtime 1x; one iteration
+// is a 5 s loop.
 func BenchmarkClientFloor(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,20 +69,37 @@ func BenchmarkClientFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer c.close()
 	if err := waitUp(b.Context(), c); err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		rate, lat, err := timedLoop(b.Context(), 64, 5*time.Second, func(ctx context.Context, _, _ int) error {
-			_, err := c.do(ctx, http.MethodGet, "/v2/null/manifests/latest", nil, acceptManifest, http.StatusOK, false)
+	const path = "/v2/null/manifests/latest"
+	ops := []struct {
+		name string
+		op   func(ctx context.Context) error
+	}{
+		{"client=fasthttp", func(ctx context.Context) error {
+			return c.read.do(ctx, http.MethodGet, path, mediaManifest, http.StatusOK, func(*fasthttp.Response) error { return nil })
+		}},
+		{"client=net-http", func(ctx context.Context) error {
+			_, err := c.do(ctx, http.MethodGet, path, nil, acceptManifest, http.StatusOK, false)
 			return err
+		}},
+	}
+	for _, o := range ops {
+		b.Run(o.name, func(b *testing.B) {
+			for b.Loop() {
+				rate, lat, err := timedLoop(b.Context(), 64, 5*time.Second, func(ctx context.Context, _, _ int) error {
+					return o.op(ctx)
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(rate, "req/s")
+				b.ReportMetric(ms(lat.P50), "p50-ms")
+				b.ReportMetric(ms(lat.P99), "p99-ms")
+			}
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(rate, "req/s")
-		b.ReportMetric(ms(lat.P50), "p50-ms")
-		b.ReportMetric(ms(lat.P99), "p99-ms")
 	}
 }
 

@@ -277,12 +277,12 @@ func runOne(ctx context.Context, o Options, w workload, k Kind, bin string, roun
 	if err != nil {
 		return err
 	}
-	defer hc.CloseIdleConnections()
 	c, err := newClient(srv.base, hc)
 	if err != nil {
 		srv.stop()
 		return err
 	}
+	defer c.close()
 	e := &env{c: c, sz: data.sz, data: data}
 	m := &meter{srv: srv, round: round, res: res, logf: logf}
 	runErr := w.run(ctx, e, m)

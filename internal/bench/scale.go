@@ -77,6 +77,7 @@ func Scale(ctx context.Context, o ScaleOptions) error {
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	im := smallImage(1<<60, 1, 4<<10)
 	st := &scaleState{im: &im, tags: o.TagsPerRepo, done: make([]bool, o.MaxRepos)}
 	if err := pushSmallImage(ctx, c, scaleRepo(0), "t0", st.im); err != nil {

@@ -21,6 +21,7 @@ type fleet struct {
 	hc      *http.Client
 	servers []*server
 	roles   []string
+	clients []*client
 }
 
 // start starts a fresh wharf with extra appended to its config; role names
@@ -41,6 +42,7 @@ func (f *fleet) start(ctx context.Context, role, extra string) (*server, *client
 	if err != nil {
 		return nil, nil, err
 	}
+	f.clients = append(f.clients, c)
 	return srv, c, nil
 }
 
@@ -55,9 +57,12 @@ func (f *fleet) logTails() string {
 	return b.String()
 }
 
-// stopAll stops every wharf started (those stopped already are skipped)
-// and returns the first error.
+// stopAll drops the clients' idle connections and stops every wharf
+// started (those stopped already are skipped); it returns the first error.
 func (f *fleet) stopAll() error {
+	for _, c := range f.clients {
+		c.close()
+	}
 	var first error
 	for _, s := range f.servers {
 		if err := s.stop(); err != nil && first == nil {
@@ -71,7 +76,6 @@ func (f *fleet) stopAll() error {
 // through the fleet, and its meters follow the wharf being measured.
 func runWharfOnly(ctx context.Context, o Options, w workload, bin string, round int, data *dataset, hc *http.Client, res *results, logf func(string, ...any)) error {
 	f := &fleet{o: o, bin: bin, hc: hc}
-	defer hc.CloseIdleConnections()
 	e := &env{sz: data.sz, data: data, fleet: f}
 	m := &meter{round: round, res: res, logf: logf}
 	runErr := w.run(ctx, e, m)
