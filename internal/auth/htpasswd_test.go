@@ -126,6 +126,11 @@ func TestHtpasswdVerify(t *testing.T) {
 	if !h.Exists("alice") || h.Exists("nobody") {
 		t.Errorf("Exists: alice must exist, nobody not")
 	}
+	// An unknown user must cost a full bcrypt comparison, like a wrong
+	// password: the hash it is checked against has the default cost.
+	if cost, err := bcrypt.Cost(h.dummy); err != nil || cost != bcrypt.DefaultCost {
+		t.Errorf("unknown users are checked against a hash of cost %d (%v), want %d", cost, err, bcrypt.DefaultCost)
+	}
 }
 
 func TestHtpasswdCache(t *testing.T) {
