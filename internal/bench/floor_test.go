@@ -53,12 +53,10 @@ func serveNull(addr string) {
 // machine; see docs/performance.md. Run with -benchtime 1x; one iteration
 // is a 5 s loop.
 func BenchmarkClientFloor(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeLoopbackAddr()
 	if err != nil {
 		b.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	srv := exec.Command(os.Args[0], "-test.run=^$")
 	srv.Env = append(os.Environ(), nullServerEnv+"="+addr)
 	if err := srv.Start(); err != nil {
