@@ -69,7 +69,7 @@ FUZZTIME    ?= 6s
 FUZZ_TARGETS = internal/registry:FuzzValidateName internal/registry:FuzzValidateTag \
                internal/registry:FuzzParseDigest internal/registry:FuzzManifestIdentity \
                internal/registry:FuzzParseManifest internal/api:FuzzContentRange \
-               internal/api:FuzzBlobRange internal/config:FuzzParse internal/config:FuzzParseEnv \
+               internal/api:FuzzBlobRange internal/api:FuzzParseRoute internal/config:FuzzParse internal/config:FuzzParseEnv \
                internal/proxy:FuzzParseChallenge internal/proxy:FuzzSplitV2
 .PHONY: fuzz
 fuzz:

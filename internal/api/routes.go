@@ -87,7 +87,8 @@ func (e *endpoint) hasRepository() bool { return len(e.suffix) > 0 }
 
 // parseRoute matches a path against the endpoints. Repository names
 // contain slashes, so an endpoint is recognised by the path's last
-// segments and everything before them is the name.
+// segments and everything before them is the name. The route's name and
+// reference are pieces of path: parsing allocates nothing.
 func parseRoute(eps []*endpoint, path string) route {
 	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
@@ -97,7 +98,6 @@ func parseRoute(eps []*endpoint, path string) route {
 			return route{}
 		}
 	}
-	var seg []string
 	for _, ep := range eps {
 		if !ep.hasRepository() {
 			if rest == ep.path {
@@ -105,27 +105,26 @@ func parseRoute(eps []*endpoint, path string) route {
 			}
 			continue
 		}
-		if seg == nil {
-			seg = strings.Split(rest, "/")
-		}
-		if rt, ok := ep.match(seg); ok {
+		if rt, ok := ep.match(rest); ok {
 			return rt
 		}
 	}
 	return route{}
 }
 
-// match reports whether seg ends with the endpoint's suffix after at least
-// one segment of repository name.
-func (e *endpoint) match(seg []string) (route, bool) {
-	n, k := len(seg), len(e.suffix)
-	if n <= k {
-		return route{}, false
-	}
-	rt := route{ep: e, name: strings.Join(seg[:n-k], "/")}
-	for i, want := range e.suffix {
-		got := seg[n-k+i]
-		switch want {
+// match reports whether rest ends with the endpoint's suffix segments
+// after at least one segment of repository name (which may be empty and
+// is then refused as an invalid name, not as an unknown path).
+func (e *endpoint) match(rest string) (route, bool) {
+	rt := route{ep: e}
+	end := len(rest)
+	for i := len(e.suffix) - 1; i >= 0; i-- {
+		slash := strings.LastIndexByte(rest[:end], '/')
+		if slash < 0 {
+			return route{}, false
+		}
+		got := rest[slash+1 : end]
+		switch want := e.suffix[i]; want {
 		case "*":
 			rt.ref = got
 		default:
@@ -133,7 +132,9 @@ func (e *endpoint) match(seg []string) (route, bool) {
 				return route{}, false
 			}
 		}
+		end = slash
 	}
+	rt.name = rest[:end]
 	return rt, true
 }
 

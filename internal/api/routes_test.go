@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/wharf-registry/wharf/internal/auth"
@@ -37,6 +38,11 @@ func TestParseRoute(t *testing.T) {
 		{"/v2/_wharf/info", "", "", ""},
 		{"/v2/hello/_wharf/other", "", "", ""},
 		{"/v2/_catalog/x", "", "", ""},
+		// An empty first segment is a name, refused later as invalid.
+		{"/v2//manifests/latest", "manifest", "", "latest"},
+		{"/v2/a//b/tags/list", "tags", "a//b", ""},
+		{"/v2/hello/manifests/", "manifest", "hello", ""},
+		{"/v2/hello/tags/list/", "", "", ""},
 		{"/v3/hello/manifests/latest", "", "", ""},
 		{"/v2x", "", "", ""},
 		{"/", "", "", ""},
@@ -103,4 +109,59 @@ func TestEndpointAccess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseRoute checks the slicing parser against the plain reading of
+// the rule: split the path on "/", the endpoint's suffix is the last
+// segments, and the name is the segments before them, at least one.
+func FuzzParseRoute(f *testing.F) {
+	for _, p := range []string{"/v2/", "/v2/a/b/manifests/x", "/v2//blobs/uploads/", "/v2/x/blobs/uploads/u/",
+		"/v2/_wharf/info", "/v2/a/_wharf/star", "/v2/blobs/manifests/blobs/sha256:a", "/v2///tags/list"} {
+		f.Add(p)
+	}
+	eps := (&Handler{}).endpointTable()
+	f.Fuzz(func(t *testing.T, path string) {
+		got, want := parseRoute(eps, path), splitRoute(eps, path)
+		if got.ep != want.ep || got.name != want.name || got.ref != want.ref {
+			t.Fatalf("parseRoute(%q) = {%v %q %q}, splitting gives {%v %q %q}", path, got.ep, got.name, got.ref, want.ep, want.name, want.ref)
+		}
+	})
+}
+
+// splitRoute is parseRoute written the obvious way, for FuzzParseRoute.
+func splitRoute(eps []*endpoint, path string) route {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		if path != "/v2" {
+			return route{}
+		}
+		rest = ""
+	}
+	seg := strings.Split(rest, "/")
+	for _, ep := range eps {
+		if !ep.hasRepository() {
+			if rest == ep.path {
+				return route{ep: ep}
+			}
+			continue
+		}
+		n, k := len(seg), len(ep.suffix)
+		if n <= k {
+			continue
+		}
+		rt := route{ep: ep, name: strings.Join(seg[:n-k], "/")}
+		matched := true
+		for i, want := range ep.suffix {
+			switch got := seg[n-k+i]; {
+			case want == "*":
+				rt.ref = got
+			case got != want:
+				matched = false
+			}
+		}
+		if matched {
+			return rt
+		}
+	}
+	return route{}
 }
