@@ -17,6 +17,10 @@ func (g *Guard) DecisionFor(id Identity) *Decision {
 	return &Decision{Identity: id, policy: g.Policy}
 }
 
+// Enforced reports whether g checks anything: false for a nil guard or
+// ModeNone, where every request may do everything.
+func (g *Guard) Enforced() bool { return g != nil && g.Mode != ModeNone }
+
 // PasswordLogins reports whether users log in with a name and a password
 // wharf checks (htpasswd, alone or behind wharf's token server).
 func (g *Guard) PasswordLogins() bool {
