@@ -28,6 +28,11 @@ type requestState struct {
 	id       string // request id
 	endpoint string // endpoint name for the metrics
 	user     string // authenticated user, for the webhooks' actor
+	// idHeader is the X-Request-Id header's value slice and rec the
+	// metrics' status recorder: kept here, they cost no allocations of
+	// their own.
+	idHeader [1]string
+	rec      StatusRecorder
 }
 
 func stateOf(ctx context.Context) *requestState {
@@ -44,6 +49,9 @@ func withState(r *http.Request) (*http.Request, *requestState) {
 	st := &requestState{endpoint: "unknown"}
 	return r.WithContext(context.WithValue(r.Context(), stateKey, st)), st
 }
+
+// requestIDKey is X-Request-Id, canonical.
+const requestIDKey = "X-Request-Id"
 
 // maxRequestIDLen bounds an id taken from a proxy's X-Request-Id header, so a
 // client cannot flood the logs through it.
@@ -67,9 +75,11 @@ func WithRequestID(next http.Handler) http.Handler {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-Id", id)
 		r, st := withState(r)
-		st.id = id
+		st.id, st.idHeader[0] = id, id
+		// The header's value is never changed in place: an append to a
+		// slice of capacity one copies it.
+		w.Header()[requestIDKey] = st.idHeader[:]
 		next.ServeHTTP(w, r)
 	})
 }
@@ -118,7 +128,8 @@ func Metrics(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		r, st := withState(r)
-		rec := &StatusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &st.rec
+		*rec = StatusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		m.Request(st.endpoint, r.Method, rec.status, time.Since(start))
 	})
