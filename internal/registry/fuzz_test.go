@@ -117,6 +117,10 @@ func FuzzParseDigest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDigest(s)
+		// ParseDigest's shortcut for sha256 must agree with go-digest.
+		if pd, perr := digest.Parse(s); (err == nil) != (perr == nil && pd.Algorithm().Available()) {
+			t.Fatalf("%q: ParseDigest error %v, go-digest %v", s, err, perr)
+		}
 		if err != nil {
 			if !hasCode(err, CodeDigestInvalid) {
 				t.Fatalf("%q: error with code other than DIGEST_INVALID: %v", s, err)
