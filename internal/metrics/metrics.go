@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,22 @@ type Metrics struct {
 	gcFreedBytes    prometheus.Counter
 	gcPasses        *prometheus.CounterVec
 	uploadsPurged   prometheus.Counter
+	// series caches requests' and requestDuration's children by label
+	// values (requestKey → *requestSeries): WithLabelValues hashes and
+	// compares every label on each call, twice per request.
+	series sync.Map
+}
+
+// requestKey names one request series.
+type requestKey struct {
+	endpoint, method string
+	code             int
+}
+
+// requestSeries is one request series' counter and duration observer.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New creates the metrics and registers them, with the Go runtime and
@@ -60,8 +78,32 @@ func (m *Metrics) Request(endpoint, method string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(endpoint, method, statusText(code)).Inc()
-	m.requestDuration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+	if code < 100 || code >= 600 {
+		code = 0 // statusText's "other"
+	}
+	k := requestKey{endpoint, methodLabel(method), code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &requestSeries{
+			count:    m.requests.WithLabelValues(k.endpoint, k.method, statusText(code)),
+			duration: m.requestDuration.WithLabelValues(k.endpoint, k.method),
+		})
+	}
+	s := v.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// methodLabel is method for the methods HTTP defines and "other" for the
+// rest: a client chooses the method, and every distinct value would be a
+// series kept for the life of the process.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // GCRemoved counts one removal by garbage collection.
