@@ -55,6 +55,9 @@ type figure struct {
 type series struct {
 	label, unit string
 	byKind      map[Kind][]figure
+	// probe marks a measurement of the machine taken before a server
+	// starts, not of the server: no ratio, latency, RSS or CPU.
+	probe bool
 }
 
 // results keeps series in the order they were first measured.
@@ -62,15 +65,26 @@ type results struct {
 	order []*series
 }
 
-func (r *results) add(label, unit string, k Kind, f figure) {
+func (r *results) add(label, unit string, k Kind, f figure) { r.series(label, unit).addFigure(k, f) }
+
+// addProbe records a machine probe taken before server k started.
+func (r *results) addProbe(label, unit string, k Kind, value float64) {
+	s := r.series(label, unit)
+	s.probe = true
+	s.addFigure(k, figure{value: value})
+}
+
+// series returns the series called label, made on first use.
+func (r *results) series(label, unit string) *series {
 	i := slices.IndexFunc(r.order, func(s *series) bool { return s.label == label })
 	if i < 0 {
 		r.order = append(r.order, &series{label: label, unit: unit, byKind: map[Kind][]figure{}})
 		i = len(r.order) - 1
 	}
-	s := r.order[i]
-	s.byKind[k] = append(s.byKind[k], f)
+	return r.order[i]
 }
+
+func (s *series) addFigure(k Kind, f figure) { s.byKind[k] = append(s.byKind[k], f) }
 
 // meter measures the figures of a workload on one server: the server's CPU
 // time and peak RSS around each measured function.
@@ -268,6 +282,14 @@ func runOne(ctx context.Context, o Options, w workload, k Kind, bin string, roun
 		}
 		return runWharfOnly(ctx, o, w, bin, round, data, hc, res, logf)
 	}
+	if w.diskProbe {
+		mbps, err := probeDisk(o.TmpDir)
+		if err != nil {
+			return err
+		}
+		res.addProbe("disk before "+w.name, "MB/s", k, mbps)
+		logf("round %d %-13s disk before %-18s %10s MB/s  (%d MiB written and synced)", round, k, w.name, FormatFigure(mbps), probeBytes>>20)
+	}
 	if o.Fair {
 		if err := dropCaches(); err != nil {
 			return err
@@ -300,6 +322,10 @@ func report(o Options, kinds []Kind, res *results) error {
 	t := buildTable(kinds, res)
 	rounds := buildRoundsTable(kinds, res)
 	notes := tableNotes(o, kinds)
+	if slices.ContainsFunc(res.order, func(s *series) bool { return s.probe }) {
+		notes += fmt.Sprintf(" disk before W = %d MiB written in 1 MiB writes and fsynced beside the servers' storage, "+
+			"just before that server started for W: the disk's speed then, which a registry that syncs pays for.", probeBytes>>20)
+	}
 	fmt.Fprintln(o.Stdout)
 	fmt.Fprint(o.Stdout, t.Text())
 	fmt.Fprintln(o.Stdout, notes)
@@ -399,6 +425,10 @@ func buildTable(kinds []Kind, res *results) *Table {
 		row := []string{s.label, s.unit}
 		for _, sm := range sums {
 			row = append(row, FormatFigure(sm.value))
+		}
+		if s.probe {
+			t.AddRow(append(row, "-", "-", "-", "-", "-")...)
+			continue
 		}
 		row = append(row, versusBest(s.unit, sums[0].value, sums[1:]),
 			formatAll(sums, func(sm summary) float64 { return sm.p50 }),

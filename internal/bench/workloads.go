@@ -103,12 +103,15 @@ type workload struct {
 	// wharfOnly workloads measure wharf features against wharf itself:
 	// they start their own wharfs (env.fleet) and are skipped for peers.
 	wharfOnly bool
+	// diskProbe workloads are bound by the disk: a probe of it
+	// (probeDisk) is recorded before every server starts.
+	diskProbe bool
 }
 
 // workloads lists every workload in the order they run.
 var workloads = []workload{
-	{name: "push-large", run: runPushLarge},
-	{name: "push-chunked", run: runPushChunked},
+	{name: "push-large", run: runPushLarge, diskProbe: true},
+	{name: "push-chunked", run: runPushChunked, diskProbe: true},
 	{name: "pull-large", run: runPullLarge},
 	{name: "push-small", run: runPushSmall},
 	{name: "pull-manifest", run: runPullManifest},
