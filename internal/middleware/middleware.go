@@ -129,6 +129,10 @@ func Metrics(m *metrics.Metrics, next http.Handler) http.Handler {
 		start := time.Now()
 		r, st := withState(r)
 		rec := &st.rec
+		if rec.ResponseWriter != nil {
+			// Metrics inside Metrics: the outer one holds the state's.
+			rec = new(StatusRecorder)
+		}
 		*rec = StatusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		m.Request(st.endpoint, r.Method, rec.status, time.Since(start))

@@ -70,6 +70,30 @@ wharf_http_requests_total{code="418",endpoint="unknown",method="GET"} 1
 	}
 }
 
+// TestMetricsNested checks two Metrics layers on one request each count
+// the status they saw, though they share the request's state.
+func TestMetricsNested(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	inner := Metrics(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	outer := Metrics(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(httptest.NewRecorder(), r) // answers elsewhere
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	outer.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	want := `
+# HELP wharf_http_requests_total HTTP requests by endpoint, method and status code.
+# TYPE wharf_http_requests_total counter
+wharf_http_requests_total{code="202",endpoint="unknown",method="GET"} 1
+wharf_http_requests_total{code="418",endpoint="unknown",method="GET"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "wharf_http_requests_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestAccessLog(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
