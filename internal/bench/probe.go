@@ -12,11 +12,11 @@ const probeBytes = 256 << 20
 
 // probeDisk writes probeBytes into a new file in dir with 1 MiB writes,
 // syncs it (for a file that grew, fsync and fdatasync write the same) and
-// returns MB/s (10^6 bytes) from the first write to the
-// end of the sync: the path a durable push takes. The disk under this
-// bench has phases that halve it for minutes, and a durable registry pays
-// for them inside its push figures while one that never syncs does not,
-// so the push workloads record a probe before every server starts.
+// returns MB/s (10^6 bytes) from the first write to the end of the sync:
+// the path a durable push takes. The disk under this bench has phases
+// that halve it for minutes, and a durable registry pays for them inside
+// its push figures while one that never syncs does not, so the push
+// workloads record a probe before every server starts.
 func probeDisk(dir string) (float64, error) {
 	f, err := os.CreateTemp(dir, "wharf-bench-probe-")
 	if err != nil {
