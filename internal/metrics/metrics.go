@@ -78,9 +78,8 @@ func (m *Metrics) Request(endpoint, method string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	if code < 100 || code >= 600 {
-		code = 0 // statusText's "other"
-	}
+	// Codes statusText folds into "other" keep keys of their own, which
+	// resolve to the same series.
 	k := requestKey{endpoint, methodLabel(method), code}
 	v, ok := m.series.Load(k)
 	if !ok {
