@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/iotest"
 )
 
 // TestCopyToFileBackgroundFlush copies bodies of several flush steps and
@@ -95,3 +96,65 @@ func TestCopyToFileNilFlush(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestSliceLen(t *testing.T) {
+	tests := []struct {
+		name string
+		pos  int64
+		n    int
+		want int
+	}{
+		{"aligned, more than a slice", 0, 1 << 20, pageCacheSlice},
+		{"aligned, less than a slice", 3 * pageCacheSlice, 100, 100},
+		{"unaligned: up to the boundary", pageCacheSlice + 5, 1 << 20, pageCacheSlice - 5},
+		{"unaligned, ends before the boundary", 7, 10, 10},
+		{"one byte before the boundary", 2*pageCacheSlice - 1, 1 << 20, 1},
+		{"far into a large file", 5<<30 + 1000, 1 << 20, pageCacheSlice - 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sliceLen(tt.pos, tt.n); got != tt.want {
+				t.Errorf("sliceLen(%d, %d) = %d, want %d", tt.pos, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCopyToFileUnaligned checks the sliced writes put every byte where it
+// belongs when neither the offset nor the body's length is a slice
+// multiple, and the reads deliver odd sizes.
+func TestCopyToFileUnaligned(t *testing.T) {
+	const off = 12345
+	head := bytes.Repeat([]byte{'h'}, off)
+	body := make([]byte, 3<<20+7)
+	for i := range body {
+		body[i] = byte(rand.Uint32())
+	}
+	path := filepath.Join(t.TempDir(), "upload")
+	if err := os.WriteFile(path, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	n, err := copyToFile(f, off, iotest.OneByteReader(io.LimitReader(bytes.NewReader(body), 1000)), nil)
+	if err != nil || n != 1000 {
+		t.Fatalf("copyToFile = %d, %v", n, err)
+	}
+	n, err = copyToFile(f, off+1000, iotest.HalfReader(bytes.NewReader(body[1000:])), nil)
+	if err != nil || n != int64(len(body))-1000 {
+		t.Fatalf("copyToFile = %d, %v", n, err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, append(head, body...)) {
+		t.Fatalf("file differs from what was written (%d bytes, want %d)", len(got), off+len(body))
+	}
+}
