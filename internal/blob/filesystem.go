@@ -19,7 +19,12 @@ import (
 
 // copyBufferSize is the read size for streaming uploads: large enough that
 // hashing and writing run in big steps, small enough to keep memory flat.
-const copyBufferSize = 1 << 20
+// Every buffer passes from the reading goroutine to the writing one and on
+// to the hashing one, and on two cores each hand-off may wake an idle
+// core, which a virtual machine's host is slow to do: measured here, 2 MiB
+// buffers took 9% less server CPU per pushed GiB than 1 MiB ones and
+// pushed 5-7% faster (medians of 12 and 16 interleaved runs).
+const copyBufferSize = 2 << 20
 
 // Filesystem stores blobs under root/blobs/<alg>/<first two hex>/<hex> (and
 // reads those registry:2 left under root/docker/registry/v2) and
@@ -96,8 +101,13 @@ func (f *Filesystem) Delete(_ context.Context, d digest.Digest) error {
 }
 
 // WriteUpload implements Store.
-func (f *Filesystem) WriteUpload(_ context.Context, id string, _ UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
-	n, err := f.writeUpload(id, offset, r)
+func (f *Filesystem) WriteUpload(ctx context.Context, id string, state UploadState, offset int64, r io.Reader) (int64, UploadState, error) {
+	return f.WriteUploadObserved(ctx, id, state, offset, r, nil)
+}
+
+// WriteUploadObserved implements ObservingStore.
+func (f *Filesystem) WriteUploadObserved(_ context.Context, id string, _ UploadState, offset int64, r io.Reader, stored func(p []byte, off int64)) (int64, UploadState, error) {
+	n, err := f.writeUpload(id, offset, r, stored)
 	return n, nil, markFull(err)
 }
 
@@ -130,7 +140,7 @@ func (f *Filesystem) TruncateUpload(_ context.Context, id string, size int64) er
 	return nil
 }
 
-func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, error) {
+func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader, stored func([]byte, int64)) (int64, error) {
 	path, err := f.uploadPath(id)
 	if err != nil {
 		return 0, err
@@ -149,7 +159,7 @@ func (f *Filesystem) writeUpload(id string, offset int64, r io.Reader) (int64, e
 		return 0, fmt.Errorf("seek upload %s: %w", id, err)
 	}
 	fl := newBackgroundFlush(file, offset)
-	n, copyErr := copyToFile(file, offset, r, fl)
+	n, copyErr := copyToFile(file, offset, r, fl, stored)
 	// Whatever was written is kept and made durable, so the session may
 	// record it and the client may resume after it.
 	if err := errors.Join(fl.wait(), syncData(file)); err != nil {
@@ -172,7 +182,7 @@ func openUploadFile(path string) (*os.File, error) {
 	return file, err
 }
 
-// copyBuffers recycles copy buffers: a fresh megabyte per PATCH was, for
+// copyBuffers recycles copy buffers: a fresh buffer per PATCH was, for
 // small blobs, most of the allocation and garbage-collection work.
 var copyBuffers = sync.Pool{New: func() any {
 	b := make([]byte, copyBufferSize)

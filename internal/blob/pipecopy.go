@@ -9,87 +9,152 @@ import (
 // writebackStep is how many written bytes accumulate before their
 // writeback to the disk is started, so the fdatasync that ends a request
 // waits for the last few megabytes instead of the whole body.
-const writebackStep = 8 << 20
+const writebackStep = 4 << 20
 
 // flushStep is how many written bytes accumulate before a flush to stable
 // storage (fdatasync) is started beside the writes. Started writeback only
 // reaches a disk's volatile cache, or a virtual disk's host page cache,
 // and the cache flush at the end then writes most of the body: measured
-// here, 130-170 ms of a 256 MiB upload's ~430. Flushed as it goes, the
-// last flush took 8-13 ms.
-const flushStep = 16 << 20
+// here, 130-170 ms of a 256 MiB upload's ~430. Flushed as it goes, what
+// is left at the end (the flush in flight, then the bytes after it) took
+// a median 15 ms per 256 MiB upload with 16 MiB steps and writeback
+// started every 8 MiB, 9 ms with 8 and 4, 21 ms with 32 and 8: that wait
+// is a push's alone, with both cores idle. A slow flush does not stack
+// up smaller steps: the next starts only when the one in flight is done.
+const flushStep = 8 << 20
 
-// copyToFile copies r into f from off, reading (and, in the caller's
-// reader, hashing) the next buffer while the previous one is written and
-// its writeback started. Done one after the other, receive and hash, copy
-// into the page cache, and the final fdatasync added up to about 1.9 s per
-// GB here; overlapped, the slowest of them bounds a push. It reports how
-// many bytes reached f even when r or a write fails midway; only io.EOF
-// ends the copy cleanly. Every flushStep bytes, fl (if not nil) flushes
-// what was written so far in the background; the caller waits for it
-// (fl.wait) before its final sync.
-func copyToFile(f *os.File, off int64, r io.Reader, fl *backgroundFlush) (int64, error) {
-	const buffers = 3 // one filling, one queued, one being written
-	free := make(chan *[]byte, buffers)
-	for range buffers {
-		free <- copyBuffers.Get().(*[]byte)
+// copyToFile copies r into f from off, reading the next buffer while the
+// previous one is written and its writeback started. Done one after the
+// other, receive and hash, copy into the page cache, and the final
+// fdatasync added up to about 1.9 s per GB here; overlapped, the slowest
+// of them bounds a push. It reports how many bytes reached f even when r
+// or a write fails midway; only io.EOF ends the copy cleanly. Every
+// flushStep bytes, fl (if not nil) flushes what was written so far in the
+// background; the caller waits for it (fl.wait) before its final sync.
+//
+// If stored is not nil, each written buffer then goes to a goroutine of its
+// own that hands it to stored (with its file offset) before the buffer is
+// reused, so the caller hashes the bytes in place, beside the reads and the
+// writes, and every call has returned when copyToFile does.
+func copyToFile(f *os.File, off int64, r io.Reader, fl *backgroundFlush, stored func([]byte, int64)) (int64, error) {
+	buffers := 3 // one filling, one queued, one being written
+	if stored != nil {
+		buffers = 4 // and one being shown to stored
 	}
+	bufs := &bufferSet{free: make(chan *[]byte, buffers)}
 	full := make(chan chunk, buffers-1)
-	type result struct {
-		n   int64
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan copyResult, 1)
 	stop := make(chan struct{}) // closed when a write failed
-	go func() {
-		var res result
-		unsynced := off
-		for c := range full {
-			if res.err == nil {
-				res.err = writeChunk(f, (*c.buf)[:c.n], &res.n, off, &unsynced)
-				if res.err != nil {
-					close(stop)
-				} else {
-					fl.maybeStart(off + res.n)
-				}
-			}
-			free <- c.buf
-		}
-		done <- res
-	}()
-	readErr := fillChunks(r, free, full, stop)
+	go writeChunks(f, off, full, newReleaser(bufs.free, stored), fl, stop, done)
+	readErr := fillChunks(r, bufs, full, stop)
 	close(full)
 	res := <-done
-	for range buffers {
-		copyBuffers.Put(<-free)
-	}
+	bufs.giveBack()
 	if res.err != nil {
 		return res.n, res.err
 	}
 	return res.n, readErr
 }
 
-// chunk is a filled copy buffer on its way to the file.
+// chunk is a filled copy buffer on its way to the file, and then, written,
+// to stored.
 type chunk struct {
 	buf *[]byte
 	n   int
+	at  int64 // file offset of the first byte, once written
 }
 
-// fillChunks reads r into free buffers and queues them until r ends, fails,
-// or stop closes. A clean end (io.EOF) returns nil.
-func fillChunks(r io.Reader, free chan *[]byte, full chan<- chunk, stop <-chan struct{}) error {
+// copyResult is how many bytes writeChunks wrote and the error that stopped
+// it.
+type copyResult struct {
+	n   int64
+	err error
+}
+
+// writeChunks writes the chunks from full to f one after the other from
+// off, hands each to rel and, once full is closed and rel has seen every
+// chunk, reports on done. After a failed write it closes stop and only
+// passes the remaining chunks on unwritten.
+func writeChunks(f *os.File, off int64, full <-chan chunk, rel *releaser, fl *backgroundFlush, stop chan<- struct{}, done chan<- copyResult) {
+	var res copyResult
+	unsynced := off
+	for c := range full {
+		before := res.n
+		if res.err == nil {
+			res.err = writeChunk(f, (*c.buf)[:c.n], &res.n, off, &unsynced)
+			if res.err != nil {
+				close(stop)
+			} else {
+				fl.maybeStart(off + res.n)
+			}
+		}
+		// After a failure only what reached the file is shown.
+		c.n, c.at = int(res.n-before), off+before
+		rel.release(c)
+	}
+	rel.close()
+	done <- res
+}
+
+// releaser gives written buffers back for reading, by way of stored when
+// there is one.
+type releaser struct {
+	free    chan<- *[]byte
+	stored  func([]byte, int64)
+	written chan chunk    // to the goroutine calling stored; nil without it
+	shown   chan struct{} // closed when that goroutine has ended
+}
+
+func newReleaser(free chan<- *[]byte, stored func([]byte, int64)) *releaser {
+	rel := &releaser{free: free, stored: stored}
+	if stored != nil {
+		rel.written = make(chan chunk, cap(free))
+		rel.shown = make(chan struct{})
+		go rel.show()
+	}
+	return rel
+}
+
+func (rel *releaser) release(c chunk) {
+	if rel.written != nil {
+		rel.written <- c
+		return
+	}
+	rel.free <- c.buf
+}
+
+// show hands each written chunk to stored, then frees its buffer.
+func (rel *releaser) show() {
+	defer close(rel.shown)
+	for c := range rel.written {
+		if c.n > 0 {
+			rel.stored((*c.buf)[:c.n], c.at)
+		}
+		rel.free <- c.buf
+	}
+}
+
+// close waits until stored has seen every released chunk.
+func (rel *releaser) close() {
+	if rel.written != nil {
+		close(rel.written)
+		<-rel.shown
+	}
+}
+
+// fillChunks reads r into buffers from bufs and queues them until r ends,
+// fails, or stop closes. A clean end (io.EOF) returns nil.
+func fillChunks(r io.Reader, bufs *bufferSet, full chan<- chunk, stop <-chan struct{}) error {
 	for {
-		var buf *[]byte
-		select {
-		case buf = <-free:
-		case <-stop:
+		buf := bufs.get(stop)
+		if buf == nil {
 			return nil
 		}
 		k, err := fill(r, *buf)
 		if k > 0 {
-			full <- chunk{buf, k}
+			full <- chunk{buf: buf, n: k}
 		} else {
-			free <- buf
+			bufs.free <- buf
 		}
 		if err == io.EOF {
 			return nil
@@ -97,6 +162,47 @@ func fillChunks(r io.Reader, free chan *[]byte, full chan<- chunk, stop <-chan s
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// bufferSet lends a copy up to cap(free) buffers, taking one from
+// copyBuffers only when none of those it has is free: a body smaller than
+// a buffer uses one. Only the reading goroutine calls get.
+type bufferSet struct {
+	free  chan *[]byte // buffers done with, to be filled again
+	taken int
+}
+
+// get returns a free buffer, waiting for one when all are lent, or nil
+// once stop is closed: after a failed write the rest of a body is not
+// read.
+func (s *bufferSet) get(stop <-chan struct{}) *[]byte {
+	select {
+	case <-stop:
+		return nil
+	default:
+	}
+	select {
+	case buf := <-s.free:
+		return buf
+	default:
+	}
+	if s.taken < cap(s.free) {
+		s.taken++
+		return copyBuffers.Get().(*[]byte)
+	}
+	select {
+	case buf := <-s.free:
+		return buf
+	case <-stop:
+		return nil
+	}
+}
+
+// giveBack returns every buffer taken to copyBuffers, once all are free.
+func (s *bufferSet) giveBack() {
+	for range s.taken {
+		copyBuffers.Put(<-s.free)
 	}
 }
 

@@ -1,9 +1,12 @@
 package registry
 
 import (
+	"context"
 	"hash"
 	"io"
 	"sync"
+
+	"github.com/wharf-registry/wharf/internal/blob"
 )
 
 // syncHashMax is how much of a body is hashed on the goroutine reading it.
@@ -21,12 +24,43 @@ const syncHashMax = 1 << 20
 // be told from a storage failure. Until wait returns, h may still be
 // hashing what was read: call wait before reading h, and on every path
 // (it ends the hashing goroutine).
+//
+// With a store that shows what it stores (blob.ObservingStore), Read
+// hashes only the first syncMax bytes and the store's writer hands the
+// rest to stored: the store's buffers are hashed in place, with no copy.
 type hashingReader struct {
 	r     io.Reader
 	h     hash.Hash
 	n     int64
 	err   error
 	async *hashPipe // nil until the body grows past syncHashMax
+
+	// syncMax > 0: Read hashes that many bytes and stored the rest.
+	syncMax int64
+	// base is the upload offset of the body's first byte.
+	base int64
+}
+
+// newHashingReader returns a hashingReader of a body whose first byte
+// goes to upload offset base. When the store can show what it stores, the
+// reader leaves all but the body's start to writeToStore's stored calls;
+// it still hashes more than any inline blob holds, since inline bytes
+// never reach the store.
+func (r *Registry) newHashingReader(body io.Reader, h hash.Hash, base int64) *hashingReader {
+	hr := &hashingReader{r: body, h: h}
+	if _, ok := r.blobs.(blob.ObservingStore); ok {
+		hr.syncMax, hr.base = max(syncHashMax, r.opts.InlineMax+1), base
+	}
+	return hr
+}
+
+// writeToStore writes body (which reads hr) to the blob store, and has the
+// store hash what hr leaves to it.
+func (r *Registry) writeToStore(ctx context.Context, id string, state blob.UploadState, offset int64, body io.Reader, hr *hashingReader) (int64, blob.UploadState, error) {
+	if obs, ok := r.blobs.(blob.ObservingStore); ok && hr.syncMax > 0 {
+		return obs.WriteUploadObserved(ctx, id, state, offset, body, hr.stored)
+	}
+	return r.blobs.WriteUpload(ctx, id, state, offset, body)
 }
 
 func (hr *hashingReader) Read(p []byte) (int, error) {
@@ -42,8 +76,14 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 }
 
 // hash hashes p here while the body is small and hands it to the hashing
-// goroutine once it is not.
+// goroutine once it is not, or leaves it to stored.
 func (hr *hashingReader) hash(p []byte) {
+	if hr.syncMax > 0 {
+		if room := hr.syncMax - hr.n; room > 0 {
+			hr.h.Write(p[:min(int64(len(p)), room)])
+		}
+		return
+	}
 	if hr.async == nil {
 		if hr.n+int64(len(p)) <= syncHashMax {
 			hr.h.Write(p)
@@ -52,6 +92,20 @@ func (hr *hashingReader) hash(p []byte) {
 		hr.async = startHashPipe(hr.h)
 	}
 	hr.async.write(p)
+}
+
+// stored hashes what the store wrote at upload offset off that Read left
+// to it: the body's bytes from syncMax on. The store calls it in order,
+// after Read returned those bytes, so Read's share of h comes first.
+func (hr *hashingReader) stored(p []byte, off int64) {
+	from := hr.base + hr.syncMax
+	if off+int64(len(p)) <= from {
+		return
+	}
+	if off < from {
+		p = p[from-off:]
+	}
+	hr.h.Write(p)
 }
 
 // wait returns once h has consumed everything read. It may be called more

@@ -33,10 +33,11 @@ func newInlineContent(b []byte) blob.Content { return inlineContent{bytes.NewRea
 // (moving the inline bytes there first). It returns how many bytes of body
 // were stored, the blob store's state, the upload's inline bytes (nil when
 // they are in the blob store) and the error that stopped it. As with the
-// blob store, bytes that arrived before a client broke off are kept.
-func (r *Registry) writeUploadBytes(ctx context.Context, u *meta.Upload, body io.Reader) (int64, blob.UploadState, []byte, error) {
+// blob store, bytes that arrived before a client broke off are kept. body
+// reads hr, whose hashing the store may take part in.
+func (r *Registry) writeUploadBytes(ctx context.Context, u *meta.Upload, body io.Reader, hr *hashingReader) (int64, blob.UploadState, []byte, error) {
 	if r.opts.InlineMax <= 0 || (u.Content == nil && u.Offset > 0) {
-		n, state, err := r.blobs.WriteUpload(ctx, u.ID, u.BackendState, u.Offset, body)
+		n, state, err := r.writeToStore(ctx, u.ID, u.BackendState, u.Offset, body, hr)
 		return n, state, nil, err
 	}
 	room := r.opts.InlineMax - int64(len(u.Content))
@@ -52,7 +53,7 @@ func (r *Registry) writeUploadBytes(ctx context.Context, u *meta.Upload, body io
 	// the next read, and the store keeps what came before).
 	prior := int64(len(u.Content))
 	all := io.MultiReader(bytes.NewReader(u.Content), bytes.NewReader(buf), body)
-	n, state, err := r.blobs.WriteUpload(ctx, u.ID, u.BackendState, 0, all)
+	n, state, err := r.writeToStore(ctx, u.ID, u.BackendState, 0, all, hr)
 	if n < prior {
 		if err == nil {
 			err = errors.New("blob store took fewer bytes than the upload held")

@@ -135,9 +135,9 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 	if err != nil {
 		return wrap(err, "upload %s", u.ID)
 	}
-	hr := &hashingReader{r: body, h: h}
+	hr := r.newHashingReader(body, h, u.Offset)
 	defer hr.wait()
-	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr))
+	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr), hr)
 	hr.wait()
 	if outOfSpace(writeErr) {
 		// The chunk's bytes are given back now: unrecorded, they would
@@ -275,7 +275,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 		return BlobInfo{}, err
 	}
 	h := d.Algorithm().Hash()
-	hr := &hashingReader{r: body, h: h}
+	hr := r.newHashingReader(body, h, 0)
 	defer hr.wait()
 	var src io.Reader = hr
 	if r.opts.InlineMax > 0 {
@@ -292,7 +292,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 		src = io.MultiReader(bytes.NewReader(head), hr)
 	}
 	id := uuid.NewString()
-	n, state, err := r.blobs.WriteUpload(ctx, id, nil, 0, r.limitBySpace(src))
+	n, state, err := r.writeToStore(ctx, id, nil, 0, r.limitBySpace(src), hr)
 	hr.wait()
 	if err != nil || n != hr.n {
 		r.blobs.CancelUpload(ctx, id, state)
