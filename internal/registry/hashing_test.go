@@ -69,10 +69,7 @@ func TestStoreHashedUploads(t *testing.T) {
 	const mib = 1 << 20
 	data := make([]byte, 5*mib+7)
 	_, _ = rand.NewChaCha8([32]byte{9}).Read(data)
-	type chunk struct {
-		n      int
-		broken bool // the body fails after its n bytes
-	}
+	type chunk = testChunk
 	tests := []struct {
 		name      string
 		inlineMax int64
@@ -96,21 +93,9 @@ func TestStoreHashedUploads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("StartUpload: %v", err)
 			}
-			off := 0
-			for i, c := range tt.chunks {
-				var body io.Reader = &chopped{p: data[off : off+c.n], rng: rand.New(rand.NewPCG(uint64(i), 3))}
-				if c.broken {
-					body = &brokenBody{r: body}
-				}
-				got, err := r.PatchUpload(ctx, "repo", up.ID, body, int64(off))
-				if c.broken != (err != nil) {
-					t.Fatalf("chunk %d: PatchUpload error %v, broken %t", i, err, c.broken)
-				}
-				off += c.n
-				if got.Offset != int64(off) {
-					t.Fatalf("chunk %d: offset %d, want %d", i, got.Offset, off)
-				}
-			}
+			off := patchChunks(t, r, up.ID, data, tt.chunks, func(i int, p []byte) io.Reader {
+				return &chopped{p: p, rng: rand.New(rand.NewPCG(uint64(i), 3))}
+			})
 			checkCommitted(t, r, func(d digest.Digest) (BlobInfo, error) {
 				return r.FinishUpload(ctx, "repo", up.ID, d, nil, -1)
 			}, data[:off])

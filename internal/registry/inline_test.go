@@ -44,6 +44,35 @@ func (b *brokenBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// testChunk is one PATCH of a test upload.
+type testChunk struct {
+	n      int
+	broken bool // the body fails after its n bytes
+}
+
+// patchChunks sends data in chunks to upload id of "repo" (body makes
+// each chunk's reader), checks every offset the registry reports (what
+// arrived before a break is kept) and returns the bytes sent.
+func patchChunks(t *testing.T, r *Registry, id string, data []byte, chunks []testChunk, body func(i int, p []byte) io.Reader) int {
+	t.Helper()
+	off := 0
+	for i, c := range chunks {
+		b := body(i, data[off:off+c.n])
+		if c.broken {
+			b = &brokenBody{r: b}
+		}
+		got, err := r.PatchUpload(t.Context(), "repo", id, b, int64(off))
+		if c.broken != (err != nil) {
+			t.Fatalf("chunk %d: PatchUpload error %v, broken %t", i, err, c.broken)
+		}
+		off += c.n
+		if got.Offset != int64(off) {
+			t.Fatalf("chunk %d: offset %d, want %d", i, got.Offset, off)
+		}
+	}
+	return off
+}
+
 // TestInlineUploads drives chunked uploads across the inline limit, with
 // and without a client breaking off, and checks what the session records,
 // where the committed bytes live and that they read back intact.
@@ -53,10 +82,7 @@ func TestInlineUploads(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	type chunk struct {
-		n      int
-		broken bool // the body fails after its n bytes
-	}
+	type chunk = testChunk
 	tests := []struct {
 		name       string
 		chunks     []chunk
@@ -78,21 +104,7 @@ func TestInlineUploads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("StartUpload: %v", err)
 			}
-			off := 0
-			for i, c := range tt.chunks {
-				var body io.Reader = bytes.NewReader(data[off : off+c.n])
-				if c.broken {
-					body = &brokenBody{r: body}
-				}
-				got, err := r.PatchUpload(ctx, "repo", up.ID, body, int64(off))
-				if c.broken != (err != nil) {
-					t.Fatalf("chunk %d: PatchUpload error %v, broken %t", i, err, c.broken)
-				}
-				off += c.n
-				if got.Offset != int64(off) {
-					t.Fatalf("chunk %d: offset %d, want %d (what arrived before a break is kept)", i, got.Offset, off)
-				}
-			}
+			off := patchChunks(t, r, up.ID, data, tt.chunks, func(_ int, p []byte) io.Reader { return bytes.NewReader(p) })
 			d := digest.FromBytes(data[:off])
 			info, err := r.FinishUpload(ctx, "repo", up.ID, d, nil, -1)
 			if err != nil {
