@@ -39,7 +39,7 @@ const flushStep = 8 << 20
 func copyToFile(f *os.File, off int64, r io.Reader, fl *backgroundFlush, stored func([]byte, int64)) (int64, error) {
 	// One filling, one being written, and one queued or being shown to
 	// stored. A fourth buffer gained nothing measurable (medians within
-	// 1% over 12 runs) and held 2 MiB more per upload.
+	// 1% over 12 rounds) and held 2 MiB more per upload.
 	const buffers = 3
 	bufs := &bufferSet{free: make(chan *[]byte, buffers)}
 	full := make(chan chunk, buffers-1)
