@@ -10,6 +10,12 @@
 # crashed by the input. Only for that message, the written input is run by
 # itself; if it passes it is removed and the fuzzer runs once more. Any
 # other failure, or the same one twice, fails the run.
+#
+# Go 1.26's fuzzer can also fail a target with a bare "context deadline
+# exceeded" as -fuzztime runs out (golang/go#75804, fixed in Go 1.27): the
+# coordinator's deadline races a worker still executing, on a loaded
+# machine. Nothing is found and no input is written, so such a run is
+# fuzzed once more; a second failure of any kind fails the run.
 set -euo pipefail
 
 GO="${GO:-go}"
@@ -31,6 +37,15 @@ minimization_flake() {
 	rm -f "$pkg/$input"
 }
 
+# deadline_flake reports whether the run logged in $log failed only by the
+# fuzz coordinator's deadline race: its one failure message is "context
+# deadline exceeded", with no input written, no panic and no test output.
+deadline_flake() {
+	grep -qx '    context deadline exceeded' "$log" || return 1
+	! grep -q -e 'Failing input written' -e '^panic:' -e '_test\.go:[0-9]' "$log" || return 1
+	echo "fuzz: the coordinator's deadline race (golang/go#75804), nothing found; fuzzing again"
+}
+
 for target in "$@"; do
 	pkg="${target%%:*}" name="${target#*:}"
 	for attempt in 1 2; do
@@ -40,7 +55,7 @@ for target in "$@"; do
 			break
 		fi
 		cat "$log"
-		if [ "$attempt" = 1 ] && minimization_flake "$pkg" "$name"; then
+		if [ "$attempt" = 1 ] && { minimization_flake "$pkg" "$name" || deadline_flake; }; then
 			continue
 		fi
 		echo "fuzz $name: failed" >&2
