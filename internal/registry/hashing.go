@@ -48,7 +48,7 @@ type hashingReader struct {
 // never reach the store.
 func (r *Registry) newHashingReader(body io.Reader, h hash.Hash, base int64) *hashingReader {
 	hr := &hashingReader{r: body, h: h}
-	if _, ok := r.blobs.(blob.ObservingStore); ok {
+	if r.observing != nil {
 		hr.syncMax, hr.base = max(syncHashMax, r.opts.InlineMax+1), base
 	}
 	return hr
@@ -57,8 +57,8 @@ func (r *Registry) newHashingReader(body io.Reader, h hash.Hash, base int64) *ha
 // writeToStore writes body (which reads hr) to the blob store, and has the
 // store hash what hr leaves to it.
 func (r *Registry) writeToStore(ctx context.Context, id string, state blob.UploadState, offset int64, body io.Reader, hr *hashingReader) (int64, blob.UploadState, error) {
-	if obs, ok := r.blobs.(blob.ObservingStore); ok && hr.syncMax > 0 {
-		return obs.WriteUploadObserved(ctx, id, state, offset, body, hr.stored)
+	if hr.syncMax > 0 {
+		return r.observing.WriteUploadObserved(ctx, id, state, offset, body, hr.stored)
 	}
 	return r.blobs.WriteUpload(ctx, id, state, offset, body)
 }

@@ -67,7 +67,7 @@ func patchChunks(t *testing.T, r *Registry, id string, data []byte, chunks []tes
 		}
 		off += c.n
 		if got.Offset != int64(off) {
-			t.Fatalf("chunk %d: offset %d, want %d", i, got.Offset, off)
+			t.Fatalf("chunk %d: offset %d, want %d (what arrived before a break is kept)", i, got.Offset, off)
 		}
 	}
 	return off

@@ -78,10 +78,13 @@ func (p SparsePolicy) allows(k meta.RefKind) bool {
 // Registry implements the distribution API's operations.
 type Registry struct {
 	blobs blob.Store
-	meta  meta.Store
-	opts  Options
-	log   *slog.Logger
-	locks uploadLocks
+	// observing is blobs when it shows what it stores, else nil: uploads
+	// then leave most of their hashing to it (hashing.go).
+	observing blob.ObservingStore
+	meta      meta.Store
+	opts      Options
+	log       *slog.Logger
+	locks     uploadLocks
 	// configs caches parsed image configs for listings (browse.go).
 	configs memo[digest.Digest, ocispec.Image]
 	// descs caches what a repository's manifest says about it, by
@@ -96,7 +99,8 @@ func New(blobs blob.Store, md meta.Store, opts Options, log *slog.Logger) *Regis
 	if opts.MaxManifestSize <= 0 {
 		opts.MaxManifestSize = DefaultMaxManifestSize
 	}
-	return &Registry{blobs: blobs, meta: md, opts: opts, log: log}
+	observing, _ := blobs.(blob.ObservingStore)
+	return &Registry{blobs: blobs, observing: observing, meta: md, opts: opts, log: log}
 }
 
 // MaxManifestSize is the manifest size limit in bytes.
