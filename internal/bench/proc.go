@@ -114,3 +114,49 @@ func (s *rssSampler) Stop() float64 {
 	s.read()
 	return float64(s.peak) / 1024
 }
+
+// machineTimes is the machine's CPU time so far, from the "cpu" line of
+// /proc/stat, in clock ticks: all of it, and the part spent idle or
+// waiting for I/O.
+type machineTimes struct{ total, idle uint64 }
+
+// readMachineTimes reads the machine's CPU times from /proc/stat.
+func readMachineTimes() (machineTimes, error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTimes{}, fmt.Errorf("reading machine cpu time: %w", err)
+	}
+	return parseMachineTimes(raw)
+}
+
+// parseMachineTimes reads the first line of /proc/stat: "cpu" then user,
+// nice, system, idle, iowait, irq, softirq, steal, guest and guest_nice.
+// Guest time is already counted in user and nice, so it is left out.
+func parseMachineTimes(raw []byte) (machineTimes, error) {
+	line, _, _ := bytes.Cut(raw, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return machineTimes{}, fmt.Errorf("malformed /proc/stat line %q", line)
+	}
+	var t machineTimes
+	for i, s := range f[1:min(len(f), 9)] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return machineTimes{}, fmt.Errorf("malformed /proc/stat line %q: %w", line, err)
+		}
+		t.total += v
+		if i == 3 || i == 4 { // idle, iowait
+			t.idle += v
+		}
+	}
+	return t, nil
+}
+
+// busyShare is the share of the machine's CPU time between a and b that
+// was not idle, or -1 when no time passed.
+func busyShare(a, b machineTimes) float64 {
+	if b.total <= a.total {
+		return -1
+	}
+	return 1 - float64(b.idle-a.idle)/float64(b.total-a.total)
+}

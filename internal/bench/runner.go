@@ -104,6 +104,7 @@ func (m *meter) measure(label, unit string, f func() (float64, *Latency, error))
 		return err
 	}
 	self0, _ := cpuSeconds(os.Getpid())
+	mach0, machErr := readMachineTimes()
 	rss := startRSSSampler(pid)
 	value, lat, err := f()
 	peak := rss.Stop()
@@ -118,14 +119,20 @@ func (m *meter) measure(label, unit string, f func() (float64, *Latency, error))
 		return err
 	}
 	self1, _ := cpuSeconds(os.Getpid())
+	busy := ""
+	if mach1, err := readMachineTimes(); err == nil && machErr == nil {
+		if share := busyShare(mach0, mach1); share >= 0 {
+			busy = fmt.Sprintf("; machine busy %.0f%%", 100*share)
+		}
+	}
 	fig := figure{value: value, lat: lat, rssMiB: peak, cpuSec: cpu1 - cpu0}
 	m.res.add(label, unit, m.srv.kind, fig)
 	extra := ""
 	if lat != nil {
 		extra = fmt.Sprintf(" p50 %.2fms p99 %.2fms n=%d", ms(lat.P50), ms(lat.P99), lat.Count)
 	}
-	m.logf("round %d %-13s %-30s %10s %s%s  (server cpu %.2fs, rss %.0f MiB; bench cpu %.2fs)",
-		m.round, m.srv.kind, label, FormatFigure(value), unit, extra, fig.cpuSec, peak, self1-self0)
+	m.logf("round %d %-13s %-30s %10s %s%s  (server cpu %.2fs, rss %.0f MiB; bench cpu %.2fs%s)",
+		m.round, m.srv.kind, label, FormatFigure(value), unit, extra, fig.cpuSec, peak, self1-self0, busy)
 	return nil
 }
 

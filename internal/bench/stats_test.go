@@ -120,3 +120,49 @@ func TestParseStatCPU(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMachineTimes(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		want    machineTimes
+		wantErr bool
+	}{
+		{"linux 6", "cpu  100 5 50 800 20 1 4 0 30 0\ncpu0 50 2 25 400 10 0 2 0 15 0\n", machineTimes{total: 980, idle: 820}, false},
+		{"no steal or guest", "cpu 10 0 10 70 10 0 0\n", machineTimes{total: 100, idle: 80}, false},
+		{"only four fields", "cpu 1 2 3 4\n", machineTimes{total: 10, idle: 4}, false},
+		{"not the cpu line", "intr 5 6 7 8\n", machineTimes{}, true},
+		{"too short", "cpu 1 2\n", machineTimes{}, true},
+		{"not a number", "cpu 1 x 3 4 5\n", machineTimes{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseMachineTimes([]byte(tt.raw))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseMachineTimes error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseMachineTimes = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBusyShare(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b machineTimes
+		want float64
+	}{
+		{"three quarters busy", machineTimes{total: 1000, idle: 100}, machineTimes{total: 1200, idle: 150}, 0.75},
+		{"all idle", machineTimes{total: 0, idle: 0}, machineTimes{total: 50, idle: 50}, 0},
+		{"no time passed", machineTimes{total: 10, idle: 5}, machineTimes{total: 10, idle: 5}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := busyShare(tt.a, tt.b); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("busyShare = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
