@@ -155,8 +155,9 @@ func (c *client) finishUpload(ctx context.Context, loc, digest string) error {
 
 var octetStream = http.Header{"Content-Type": {"application/octet-stream"}}
 
-// pushStreamed uploads b as docker does: POST, one PATCH whose body is
-// streamed with chunked transfer encoding in 1 MiB chunks, PUT ?digest=.
+// pushStreamed uploads b the way docker does (POST, one PATCH whose body
+// is streamed with chunked transfer encoding, PUT ?digest=), in 1 MiB
+// chunks.
 func (c *client) pushStreamed(ctx context.Context, repo string, b blob) error {
 	return c.pushStream(ctx, repo, b, streamPiece)
 }
