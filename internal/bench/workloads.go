@@ -156,38 +156,30 @@ func pushLarge(ctx context.Context, e *env, repo string, push func(context.Conte
 }
 
 func runPushLarge(ctx context.Context, e *env, m *meter) error {
-	im := e.data.large()
-	return m.measure("push-large", "MB/s", func() (float64, *Latency, error) {
-		start := time.Now()
-		if err := pushLarge(ctx, e, "bench/large", e.c.pushStreamed); err != nil {
-			return 0, nil, err
-		}
-		return mbPerSec(im.layerBytes(), time.Since(start)), nil, nil
-	})
+	return measurePush(ctx, e, m, "push-large", "bench/large", e.c.pushStreamed)
 }
 
 func runPushChunked(ctx context.Context, e *env, m *meter) error {
-	im := e.data.large()
 	chunked := func(ctx context.Context, repo string, b blob) error {
 		return e.c.pushChunked(ctx, repo, b, e.sz.chunk)
 	}
-	return m.measure("push-chunked", "MB/s", func() (float64, *Latency, error) {
-		start := time.Now()
-		if err := pushLarge(ctx, e, "bench/chunked", chunked); err != nil {
-			return 0, nil, err
-		}
-		return mbPerSec(im.layerBytes(), time.Since(start)), nil, nil
-	})
+	return measurePush(ctx, e, m, "push-chunked", "bench/chunked", chunked)
 }
 
 // runPushDocker pushes the large image as push-large does, but in the
 // 32 KiB HTTP chunks docker sends: a server pays per chunk for parsing and
 // for reads no bigger than one.
 func runPushDocker(ctx context.Context, e *env, m *meter) error {
+	return measurePush(ctx, e, m, "push-docker", "bench/docker", e.c.pushDockerChunks)
+}
+
+// measurePush times pushLarge into repo with push and records the layer
+// bytes' MB/s under label.
+func measurePush(ctx context.Context, e *env, m *meter, label, repo string, push func(context.Context, string, blob) error) error {
 	im := e.data.large()
-	return m.measure("push-docker", "MB/s", func() (float64, *Latency, error) {
+	return m.measure(label, "MB/s", func() (float64, *Latency, error) {
 		start := time.Now()
-		if err := pushLarge(ctx, e, "bench/docker", e.c.pushDockerChunks); err != nil {
+		if err := pushLarge(ctx, e, repo, push); err != nil {
 			return 0, nil, err
 		}
 		return mbPerSec(im.layerBytes(), time.Since(start)), nil, nil
