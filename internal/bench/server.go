@@ -270,6 +270,11 @@ func runApt(ctx context.Context, args ...string) error {
 // binary under cacheDir, building it with go install the first time (a few
 // minutes: its storage drivers bring large SDKs).
 func ensureDistributionV3(ctx context.Context, cacheDir string, logf func(string, ...any)) (string, error) {
+	// go install refuses a relative GOBIN, and the default -cache is one.
+	cacheDir, err := filepath.Abs(cacheDir)
+	if err != nil {
+		return "", fmt.Errorf("cache directory: %w", err)
+	}
 	bin := filepath.Join(cacheDir, "registry-"+DistributionV3Version)
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
