@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		serveNull(addr)
 		return
 	}
+	if spec := os.Getenv(uploadFloorEnv); spec != "" {
+		serveUploadFloor(spec)
+		return
+	}
 	os.Exit(m.Run())
 }
 
