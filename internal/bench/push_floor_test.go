@@ -39,7 +39,7 @@ type floorMode struct {
 	name  string
 	hash  bool // sha256 of every byte, checked at the PUT
 	write bool // into a file, as wharf does (floorFlush), fdatasync at the PUT
-	apart bool // hash on a goroutine of its own, as wharf does
+	apart bool // hash or write on a goroutine of its own, as wharf does
 }
 
 // floorModes: the wire alone, the CPU a hashing registry needs, and the
@@ -48,7 +48,7 @@ var floorModes = []floorMode{
 	{name: "discard"},
 	{name: "hash", hash: true},
 	{name: "hash-apart", hash: true, apart: true},
-	{name: "write", write: true},
+	{name: "write-apart", write: true, apart: true},
 }
 
 // floorWriteback and floorFlush are wharf's steps: every floorWriteback
@@ -216,7 +216,7 @@ func (s *floorServer) patch(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if s.mode.apart {
-		err = s.copyHashApart(up, r.Body)
+		err = s.copyApart(up, r.Body)
 	} else {
 		err = s.copyInline(up, r.Body)
 	}
@@ -249,19 +249,26 @@ func (s *floorServer) copyInline(up *floorUpload, body io.Reader) error {
 	}
 }
 
-// copyHashApart reads on this goroutine and hashes each buffer on
-// another, three buffers in turn.
-func (s *floorServer) copyHashApart(up *floorUpload, body io.Reader) error {
+// copyApart reads on this goroutine and hashes or writes each buffer on
+// another, three buffers in turn. After a failed write the other goroutine
+// only hands buffers back, so the body is still read to its end.
+func (s *floorServer) copyApart(up *floorUpload, body io.Reader) error {
 	free := make(chan []byte, 3)
 	for range 3 {
 		free <- s.bufs.Get().([]byte)
 	}
 	filled := make(chan []byte, 3)
+	var werr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for b := range filled {
-			up.h.Write(b)
+			if s.mode.hash {
+				up.h.Write(b)
+			}
+			if werr == nil {
+				werr = up.write(b)
+			}
 			free <- b[:cap(b)]
 		}
 	}()
@@ -270,6 +277,9 @@ func (s *floorServer) copyHashApart(up *floorUpload, body io.Reader) error {
 	<-done
 	for range 3 {
 		s.bufs.Put(<-free)
+	}
+	if werr != nil {
+		return werr
 	}
 	return err
 }
