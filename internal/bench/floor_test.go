@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		serveUploadFloor(spec)
 		return
 	}
+	if spec := os.Getenv(pullFloorEnv); spec != "" {
+		servePullFloor(spec)
+		return
+	}
 	os.Exit(m.Run())
 }
 
@@ -115,4 +119,69 @@ func waitUp(ctx context.Context, c *client) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startFloorProcess runs this test binary as a floor server on a free
+// loopback port, configured by env=addr+" "+rest, and returns a client of
+// it and its pid. The server stops when b ends.
+func startFloorProcess(b *testing.B, env, rest string) (*client, int) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := exec.Command(os.Args[0], "-test.run=^$")
+	srv.Env = append(os.Environ(), env+"="+addr+" "+rest)
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	c, err := newClient("http://"+addr, newHTTPClient())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.close)
+	if err := waitUp(b.Context(), c); err != nil {
+		b.Fatal(err)
+	}
+	return c, srv.Process.Pid
+}
+
+// timeFloor runs op, which moves perOp bytes, b.N times and reports the
+// totals: MB/s, the server's (pid) and this process's CPU-seconds per
+// GiB moved, and how busy the machine's cores were.
+func timeFloor(b *testing.B, pid int, perOp int64, op func(context.Context) error) {
+	var moved int64
+	var elapsed time.Duration
+	var serverCPU, clientCPU, busy float64
+	ops := 0
+	for b.Loop() {
+		srv0, err := cpuSeconds(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		self0, _ := cpuSeconds(os.Getpid())
+		mach0, _ := readMachineTimes()
+		start := time.Now()
+		if err := op(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		moved += perOp
+		srv1, err := cpuSeconds(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		self1, _ := cpuSeconds(os.Getpid())
+		mach1, _ := readMachineTimes()
+		serverCPU += srv1 - srv0
+		clientCPU += self1 - self0
+		busy += busyShare(mach0, mach1)
+		ops++
+	}
+	gib := float64(moved) / (1 << 30)
+	b.ReportMetric(mbPerSec(moved, elapsed), "MB/s")
+	b.ReportMetric(serverCPU/gib, "server-cpu-s/GiB")
+	b.ReportMetric(clientCPU/gib, "client-cpu-s/GiB")
+	b.ReportMetric(100*busy/float64(ops), "busy-%")
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -346,71 +345,17 @@ func BenchmarkPushFloor(b *testing.B) {
 	}
 	for _, mode := range floorModes {
 		b.Run("mode="+mode.name, func(b *testing.B) {
-			addr, err := freeLoopbackAddr()
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := exec.Command(os.Args[0], "-test.run=^$")
-			srv.Env = append(os.Environ(), uploadFloorEnv+"="+addr+" "+mode.name+" "+b.TempDir())
-			srv.Stderr = os.Stderr
-			if err := srv.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-			c, err := newClient("http://"+addr, newHTTPClient())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.close()
-			if err := waitUp(b.Context(), c); err != nil {
-				b.Fatal(err)
-			}
-			pushFloor(b, c, srv.Process.Pid, data)
+			c, pid := startFloorProcess(b, uploadFloorEnv, mode.name+" "+b.TempDir())
+			timeFloor(b, pid, data.layerBytes(), func(ctx context.Context) error {
+				for _, l := range data.layers {
+					if err := c.pushStreamed(ctx, "floor/large", l); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		})
 	}
-}
-
-// pushFloor times pushes of im's layers to c, b.N times, and reports the
-// totals.
-func pushFloor(b *testing.B, c *client, pid int, im *image) {
-	var sent int64
-	var elapsed time.Duration
-	var serverCPU, clientCPU float64
-	var busy []float64
-	for b.Loop() {
-		srv0, err := cpuSeconds(pid)
-		if err != nil {
-			b.Fatal(err)
-		}
-		self0, _ := cpuSeconds(os.Getpid())
-		mach0, _ := readMachineTimes()
-		start := time.Now()
-		for _, l := range im.layers {
-			if err := c.pushStreamed(context.Background(), "floor/large", l); err != nil {
-				b.Fatal(err)
-			}
-		}
-		elapsed += time.Since(start)
-		sent += im.layerBytes()
-		srv1, err := cpuSeconds(pid)
-		if err != nil {
-			b.Fatal(err)
-		}
-		self1, _ := cpuSeconds(os.Getpid())
-		mach1, _ := readMachineTimes()
-		serverCPU += srv1 - srv0
-		clientCPU += self1 - self0
-		busy = append(busy, busyShare(mach0, mach1))
-	}
-	gib := float64(sent) / (1 << 30)
-	b.ReportMetric(mbPerSec(sent, elapsed), "MB/s")
-	b.ReportMetric(serverCPU/gib, "server-cpu-s/GiB")
-	b.ReportMetric(clientCPU/gib, "client-cpu-s/GiB")
-	var sum float64
-	for _, v := range busy {
-		sum += v
-	}
-	b.ReportMetric(100*sum/float64(len(busy)), "busy-%")
 }
 
 // TestFloorModes pushes through every floor mode what the benchmark
