@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +28,11 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if spec := os.Getenv(uploadFloorEnv); spec != "" {
-		serveUploadFloor(spec)
+		serveFloor(uploadFloorEnv, spec, func(mode, dir string) (http.Handler, error) { return newFloorServer(mode, dir) })
 		return
 	}
 	if spec := os.Getenv(pullFloorEnv); spec != "" {
-		servePullFloor(spec)
+		serveFloor(pullFloorEnv, spec, func(mode, dir string) (http.Handler, error) { return newPullFloor(mode, dir) })
 		return
 	}
 	os.Exit(m.Run())
@@ -147,10 +149,10 @@ func startFloorProcess(b *testing.B, env, rest string) (*client, int) {
 	return c, srv.Process.Pid
 }
 
-// timeFloor runs op, which moves perOp bytes, b.N times and reports the
-// totals: MB/s, the server's (pid) and this process's CPU-seconds per
-// GiB moved, and how busy the machine's cores were.
-func timeFloor(b *testing.B, pid int, perOp int64, op func(context.Context) error) {
+// timeFloor runs op on each of im's layers in turn, b.N times, and
+// reports the totals: MB/s, the server's (pid) and this process's
+// CPU-seconds per GiB moved, and how busy the machine's cores were.
+func timeFloor(b *testing.B, pid int, im *image, op func(context.Context, blob) error) {
 	var moved int64
 	var elapsed time.Duration
 	var serverCPU, clientCPU, busy float64
@@ -163,11 +165,13 @@ func timeFloor(b *testing.B, pid int, perOp int64, op func(context.Context) erro
 		self0, _ := cpuSeconds(os.Getpid())
 		mach0, _ := readMachineTimes()
 		start := time.Now()
-		if err := op(b.Context()); err != nil {
-			b.Fatal(err)
+		for _, l := range im.layers {
+			if err := op(b.Context(), l); err != nil {
+				b.Fatal(err)
+			}
 		}
 		elapsed += time.Since(start)
-		moved += perOp
+		moved += im.layerBytes()
 		srv1, err := cpuSeconds(pid)
 		if err != nil {
 			b.Fatal(err)
@@ -184,4 +188,38 @@ func timeFloor(b *testing.B, pid int, perOp int64, op func(context.Context) erro
 	b.ReportMetric(serverCPU/gib, "server-cpu-s/GiB")
 	b.ReportMetric(clientCPU/gib, "client-cpu-s/GiB")
 	b.ReportMetric(100*busy/float64(ops), "busy-%")
+}
+
+// testFloorClient serves h on a loopback test server for the rest of t
+// and returns a bench client of it.
+func testFloorClient(t *testing.T, h http.Handler) *client {
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	c, err := newClient(ts.URL, newHTTPClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+// serveFloor serves, until killed, the floor server newServer makes from
+// spec ("addr mode dir", the value of env), or exits saying what is wrong.
+func serveFloor(env, spec string, newServer func(mode, dir string) (http.Handler, error)) {
+	parts := strings.Fields(spec)
+	if len(parts) != 3 {
+		fmt.Fprintf(os.Stderr, "%s: want \"addr mode dir\", got %q\n", env, spec)
+		os.Exit(2)
+	}
+	h, err := newServer(parts[1], parts[2])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", env, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", parts[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = http.Serve(ln, h)
 }

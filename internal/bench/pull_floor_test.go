@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,25 +39,6 @@ func newPullFloor(mode, dir string) (*pullFloor, error) {
 		return &pullFloor{dir: dir, copy: true}, nil
 	}
 	return nil, fmt.Errorf("no pull floor mode %q (have %s)", mode, strings.Join(pullFloorModes, ", "))
-}
-
-func servePullFloor(spec string) {
-	parts := strings.Fields(spec)
-	if len(parts) != 3 {
-		fmt.Fprintf(os.Stderr, "%s: want \"addr mode dir\", got %q\n", pullFloorEnv, spec)
-		os.Exit(2)
-	}
-	p, err := newPullFloor(parts[1], parts[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", pullFloorEnv, err)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", parts[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	_ = http.Serve(ln, p)
 }
 
 func (p *pullFloor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,13 +116,8 @@ func BenchmarkPullFloor(b *testing.B) {
 	for _, mode := range pullFloorModes {
 		b.Run("mode="+mode, func(b *testing.B) {
 			c, pid := startFloorProcess(b, pullFloorEnv, mode+" "+dir)
-			timeFloor(b, pid, data.layerBytes(), func(ctx context.Context) error {
-				for _, l := range data.layers {
-					if err := c.pullVerify(ctx, "floor/large", l); err != nil {
-						return err
-					}
-				}
-				return nil
+			timeFloor(b, pid, data, func(ctx context.Context, l blob) error {
+				return c.pullVerify(ctx, "floor/large", l)
 			})
 		})
 	}
@@ -165,13 +139,7 @@ func TestPullFloorModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := httptest.NewServer(p)
-			defer ts.Close()
-			c, err := newClient(ts.URL, newHTTPClient())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.close()
+			c := testFloorClient(t, p)
 			if err := c.pullVerify(t.Context(), "floor/test", stored); err != nil {
 				t.Errorf("pull: %v", err)
 			}

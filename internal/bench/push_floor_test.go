@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,27 +129,6 @@ type floorServer struct {
 	mu      sync.Mutex
 	next    int
 	uploads map[string]*floorUpload
-}
-
-// serveUploadFloor answers POST, PATCH and PUT of blob uploads as the
-// floor mode says, and 201 to manifests; nothing is kept after the PUT.
-func serveUploadFloor(spec string) {
-	parts := strings.Fields(spec)
-	if len(parts) != 3 {
-		fmt.Fprintf(os.Stderr, "%s: want \"addr mode dir\", got %q\n", uploadFloorEnv, spec)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", parts[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s, err := newFloorServer(parts[1], parts[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", uploadFloorEnv, err)
-		os.Exit(2)
-	}
-	_ = http.Serve(ln, s)
 }
 
 // newFloorServer returns the floor server of the named mode, keeping its
@@ -346,13 +323,8 @@ func BenchmarkPushFloor(b *testing.B) {
 	for _, mode := range floorModes {
 		b.Run("mode="+mode.name, func(b *testing.B) {
 			c, pid := startFloorProcess(b, uploadFloorEnv, mode.name+" "+b.TempDir())
-			timeFloor(b, pid, data.layerBytes(), func(ctx context.Context) error {
-				for _, l := range data.layers {
-					if err := c.pushStreamed(ctx, "floor/large", l); err != nil {
-						return err
-					}
-				}
-				return nil
+			timeFloor(b, pid, data, func(ctx context.Context, l blob) error {
+				return c.pushStreamed(ctx, "floor/large", l)
 			})
 		})
 	}
@@ -372,13 +344,7 @@ func TestFloorModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := httptest.NewServer(s)
-			defer ts.Close()
-			c, err := newClient(ts.URL, newHTTPClient())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.close()
+			c := testFloorClient(t, s)
 			if err := c.pushStreamed(t.Context(), "floor/test", good); err != nil {
 				t.Fatalf("push: %v", err)
 			}
