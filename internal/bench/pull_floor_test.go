@@ -31,6 +31,7 @@ type pullFloor struct {
 	copy bool
 }
 
+// newPullFloor returns the pull floor of the named mode over dir.
 func newPullFloor(mode, dir string) (*pullFloor, error) {
 	switch mode {
 	case "sendfile":
@@ -79,7 +80,7 @@ func storeBlobs(dir string, blobs []blob) error {
 		name := filepath.Join(dir, strings.TrimPrefix(b.digest, "sha256:"))
 		f, err := os.Create(name)
 		if err != nil {
-			return err
+			return fmt.Errorf("storing %s: %w", name, err)
 		}
 		_, err = f.Write(b.data)
 		if err == nil {
@@ -100,7 +101,7 @@ func storeBlobs(dir string, blobs []blob) error {
 // process of its own that has them in the page cache and sends them with
 // sendfile or copies them, and reports MB/s and both sides' CPU per GiB.
 // When the client bounds the pull, as on two shared cores, where the read
-// from the page cache lands decides the figure: with sendfile the
+// from the page cache lands is part of the figure: with sendfile the
 // client's copy does it. Run as
 //
 //	go test -run '^$' -bench PullFloor -benchtime 2x -count 4 ./internal/bench

@@ -29,9 +29,9 @@ const uploadFloorEnv = "WHARF_BENCH_UPLOAD_FLOOR"
 const floorBuf = 2 << 20
 
 // floorMode is one upload server BenchmarkPushFloor runs. None has a
-// registry's routing, metadata or validation, so a mode's MB/s is a
-// ceiling for any registry that does at least its steps, on this machine,
-// with the bench's client on the same cores.
+// registry's routing, metadata or validation, so a mode's MB/s estimates
+// a ceiling for any registry that does at least its steps, on this
+// machine, with the bench's client on the same cores.
 type floorMode struct {
 	name  string
 	hash  bool // sha256 of every byte, checked at the PUT
@@ -74,7 +74,7 @@ func (up *floorUpload) write(p []byte) error {
 		return nil
 	}
 	if _, err := up.f.Write(p); err != nil {
-		return err
+		return fmt.Errorf("write: %w", err)
 	}
 	up.off += int64(len(p))
 	if up.off-up.sent >= floorWriteback {
@@ -312,7 +312,7 @@ func (s *floorServer) finish(w http.ResponseWriter, r *http.Request) {
 // a mode and wharf's push-large is what a registry's pipeline and
 // bookkeeping cost over those steps. Run as
 //
-//	go test -run '^$' -bench PushFloor -benchtime 2x -count 4 ./internal/bench
+//	go test -run '^$' -bench PushFloor -benchtime 2x -count 3 ./internal/bench
 //
 // (-count interleaves the modes).
 func BenchmarkPushFloor(b *testing.B) {
