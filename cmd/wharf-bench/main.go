@@ -20,6 +20,9 @@ import (
 )
 
 func main() {
+	if bench.MaybeServeFloor() {
+		return // a floor server the bench started from this binary
+	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "wharf-bench:", err)
 		os.Exit(1)

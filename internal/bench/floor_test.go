@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +26,7 @@ func TestMain(m *testing.M) {
 		serveNull(addr)
 		return
 	}
-	if spec := os.Getenv(uploadFloorEnv); spec != "" {
-		serveFloor(uploadFloorEnv, spec, func(mode, dir string) (http.Handler, error) { return newFloorServer(mode, dir) })
+	if MaybeServeFloor() {
 		return
 	}
 	if spec := os.Getenv(pullFloorEnv); spec != "" {
@@ -111,42 +109,15 @@ func BenchmarkClientFloor(b *testing.B) {
 	}
 }
 
-// waitUp waits (at most 10 s) until the server answers.
-func waitUp(ctx context.Context, c *client) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := c.do(ctx, http.MethodGet, "/v2/", nil, nil, http.StatusOK, false)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startFloorProcess runs this test binary as a floor server on a free
-// loopback port, configured by env=addr+" "+rest, and returns a client of
-// it and its pid. The server stops when b ends.
+// startFloorProcess starts the floor server env names (startFloor) for
+// the rest of b and returns a client of it and its pid.
 func startFloorProcess(b *testing.B, env, rest string) (*client, int) {
-	addr, err := freeLoopbackAddr()
+	p, err := startFloor(b.Context(), env, rest)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := exec.Command(os.Args[0], "-test.run=^$")
-	srv.Env = append(os.Environ(), env+"="+addr+" "+rest)
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	c, err := newClient("http://"+addr, newHTTPClient())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(c.close)
-	if err := waitUp(b.Context(), c); err != nil {
-		b.Fatal(err)
-	}
-	return c, srv.Process.Pid
+	b.Cleanup(p.stop)
+	return p.c, p.pid()
 }
 
 // timeFloor runs op on each of im's layers in turn, b.N times, and
@@ -201,25 +172,4 @@ func testFloorClient(t *testing.T, h http.Handler) *client {
 	}
 	t.Cleanup(c.close)
 	return c
-}
-
-// serveFloor serves, until killed, the floor server newServer makes from
-// spec ("addr mode dir", the value of env), or exits saying what is wrong.
-func serveFloor(env, spec string, newServer func(mode, dir string) (http.Handler, error)) {
-	parts := strings.Fields(spec)
-	if len(parts) != 3 {
-		fmt.Fprintf(os.Stderr, "%s: want \"addr mode dir\", got %q\n", env, spec)
-		os.Exit(2)
-	}
-	h, err := newServer(parts[1], parts[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", env, err)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", parts[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	_ = http.Serve(ln, h)
 }

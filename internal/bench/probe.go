@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -38,4 +39,31 @@ func probeDisk(dir string) (float64, error) {
 		return 0, fmt.Errorf("disk probe: %w", err)
 	}
 	return mbPerSec(probeBytes, time.Since(start)), nil
+}
+
+// probeWriteFloor pushes im's layers as push-large does to a
+// hash-write-apart upload floor (floor.go) storing into a new directory
+// under dir, and returns the MB/s: what receiving those bytes, writing
+// them durably and hashing them the way wharf does gets on this machine
+// at that moment, with no registry around it. A registry that verifies
+// and syncs every upload can hardly beat it; one that never syncs is not
+// bound by it.
+func probeWriteFloor(ctx context.Context, dir string, im *image) (float64, error) {
+	store, err := os.MkdirTemp(dir, "wharf-bench-floor-")
+	if err != nil {
+		return 0, fmt.Errorf("write floor: %w", err)
+	}
+	defer os.RemoveAll(store)
+	p, err := startFloor(ctx, uploadFloorEnv, "hash-write-apart "+store)
+	if err != nil {
+		return 0, fmt.Errorf("write floor: %w", err)
+	}
+	defer p.stop()
+	start := time.Now()
+	for _, l := range im.layers {
+		if err := p.c.pushStreamed(ctx, "floor/large", l); err != nil {
+			return 0, fmt.Errorf("write floor: %w", err)
+		}
+	}
+	return mbPerSec(im.layerBytes(), time.Since(start)), nil
 }

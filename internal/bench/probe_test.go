@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"context"
 	"math"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProbeDisk(t *testing.T) {
@@ -45,5 +47,27 @@ func TestProbeRows(t *testing.T) {
 	}
 	if rounds := buildRoundsTable(kinds, res); len(rounds.Rows) != 4 {
 		t.Errorf("%d round rows, want 4", len(rounds.Rows))
+	}
+}
+
+// TestProbeWriteFloor runs the write floor in a process of its own (this
+// test binary, as wharf-bench runs itself) over the smoke run's layers:
+// a figure comes back, nothing is left in the directory, and a missing
+// directory is an error.
+func TestProbeWriteFloor(t *testing.T) {
+	dir := t.TempDir()
+	im := (&dataset{sz: sizesFor(true, time.Second)}).large()
+	mbps, err := probeWriteFloor(context.Background(), dir, im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(mbps > 0) || math.IsInf(mbps, 0) {
+		t.Errorf("write floor = %v MB/s", mbps)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("write floor left %v behind", left)
+	}
+	if _, err := probeWriteFloor(context.Background(), dir+"/missing", im); err == nil {
+		t.Error("write floor into a missing directory succeeded")
 	}
 }

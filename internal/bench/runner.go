@@ -297,6 +297,21 @@ func runOne(ctx context.Context, o Options, w workload, k Kind, bin string, roun
 		res.addProbe("disk before "+w.name, "MB/s", k, mbps)
 		logf("round %d %-13s disk before %-18s %10s MB/s  (%d MiB written and synced)", round, k, w.name, FormatFigure(mbps), probeBytes>>20)
 	}
+	if w.writeFloor {
+		// In the memory state the server will meet, not the one the disk
+		// probe just left.
+		if o.Fair {
+			if err := dropCaches(); err != nil {
+				return err
+			}
+		}
+		mbps, err := probeWriteFloor(ctx, o.TmpDir, data.large())
+		if err != nil {
+			return err
+		}
+		res.addProbe("write floor before "+w.name, "MB/s", k, mbps)
+		logf("round %d %-13s write floor before %-10s %10s MB/s  (received, written durably and hashed; no registry)", round, k, w.name, FormatFigure(mbps))
+	}
 	if o.Fair {
 		if err := dropCaches(); err != nil {
 			return err
@@ -332,6 +347,11 @@ func report(o Options, kinds []Kind, res *results) error {
 	if slices.ContainsFunc(res.order, func(s *series) bool { return s.probe }) {
 		notes += fmt.Sprintf(" disk before W = %d MiB written in 1 MiB writes and fsynced beside the servers' storage, "+
 			"just before that server started for W: the disk's speed then, which a registry that syncs pays for.", probeBytes>>20)
+	}
+	if slices.ContainsFunc(res.order, func(s *series) bool { return strings.HasPrefix(s.label, "write floor") }) {
+		notes += " write floor before W = W's layers pushed the same way, just before that server started, to a server " +
+			"that only receives them, writes them durably and hashes them as wharf does, with no registry around it " +
+			"(go test -bench PushFloor ./internal/bench has it and its parts): about the most a registry that verifies and syncs could reach then."
 	}
 	fmt.Fprintln(o.Stdout)
 	fmt.Fprint(o.Stdout, t.Text())

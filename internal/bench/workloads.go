@@ -106,11 +106,15 @@ type workload struct {
 	// diskProbe workloads are bound by the disk: a probe of it
 	// (probeDisk) is recorded before every server starts.
 	diskProbe bool
+	// writeFloor workloads also record, before every server starts, what
+	// a server that only receives, durably writes and hashes the large
+	// layers gets (probeWriteFloor).
+	writeFloor bool
 }
 
 // workloads lists every workload in the order they run.
 var workloads = []workload{
-	{name: "push-large", run: runPushLarge, diskProbe: true},
+	{name: "push-large", run: runPushLarge, diskProbe: true, writeFloor: true},
 	{name: "push-chunked", run: runPushChunked, diskProbe: true},
 	{name: "push-docker", run: runPushDocker, diskProbe: true},
 	{name: "pull-large", run: runPullLarge},
