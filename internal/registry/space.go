@@ -89,6 +89,24 @@ func outOfSpace(err error) bool {
 	return ok && e.Code == CodeInsufficientStorage
 }
 
+// withReserveRefusal returns err, a failure to store upload bytes, with
+// the reserve's refusal in front when the store ran out of space while
+// the storage was below its reserve. The reserve is looked at every
+// spaceCheckEvery bytes read, and a store's copy pipeline can hold a few
+// MiB read but not yet written, so the disk may fill before a look
+// refuses the body; the client is still told the reason it would have
+// been. Call it before the failed bytes are given back.
+func (r *Registry) withReserveRefusal(err error) error {
+	var e *Error
+	if !outOfSpace(err) || errors.As(err, &e) {
+		return err
+	}
+	if refusal := r.checkSpace(); refusal != nil {
+		return fmt.Errorf("%w: %w", refusal, err)
+	}
+	return err
+}
+
 // dropChunk gives back, at once, the space taken by the bytes of a chunk
 // that failed for lack of space: they are not recorded, and would
 // otherwise wait for the next write or the upload purge. Inline uploads

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/wharf-registry/wharf/internal/blob"
 	"github.com/wharf-registry/wharf/internal/meta"
@@ -124,6 +125,63 @@ func TestDiskFullDropsChunk(t *testing.T) {
 	d := digest.FromBytes(append(first, rest...))
 	if _, err := r.FinishUpload(ctx, "repo", up.ID, d, nil, -1); err != nil {
 		t.Fatalf("finishing after the failed chunk: %v", err)
+	}
+}
+
+// statfsSpace reports a directory's real free space, with a fixed reserve.
+type statfsSpace struct {
+	dir     string
+	reserve int64
+}
+
+func (s statfsSpace) Free() (int64, int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, s.reserve, nil
+}
+
+// TestStoreFullBelowReserve fills a real disk under a reserve of one
+// byte, which the reserve's own look (every spaceCheckEvery bytes) all
+// but never catches before the store does: the refusal still names the
+// reserve, and still carries the store's reason.
+func TestStoreFullBelowReserve(t *testing.T) {
+	ctx := t.Context()
+	dir := testenv.SmallFS(t, 4<<20)
+	md, err := meta.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	fs, err := blob.NewFilesystem(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(fs, md, Options{Space: statfsSpace{dir: dir, reserve: 1}}, slog.New(slog.DiscardHandler))
+	big := func() io.Reader { return io.LimitReader(neverEnding('z'), 8<<20) }
+	up, err := r.StartUpload(ctx, "repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"patch", func() error { _, err := r.PatchUpload(ctx, "repo", up.ID, big(), 0); return err }},
+		{"monolithic", func() error { _, err := r.PutBlob(ctx, "repo", digest.FromString("whatever"), big()); return err }},
+	} {
+		err := tc.call()
+		wantFull(t, tc.name, err)
+		if e, _ := AsError(err); !strings.Contains(e.Message, "storage.reserve") {
+			t.Errorf("%s: the refusal does not name the reserve: %q", tc.name, e.Message)
+		}
+		if !errors.Is(err, blob.ErrFull) {
+			t.Errorf("%s: the refusal lost the store's reason: %v", tc.name, err)
+		}
+		if n := uploadBytes(t, dir); n != 0 {
+			t.Errorf("%s: %d upload bytes left behind", tc.name, n)
+		}
 	}
 }
 

@@ -140,6 +140,7 @@ func (r *Registry) appendUpload(ctx context.Context, u *meta.Upload, body io.Rea
 	n, backend, content, writeErr := r.writeUploadBytes(ctx, u, r.limitBySpace(hr), hr)
 	hr.wait()
 	if outOfSpace(writeErr) {
+		writeErr = r.withReserveRefusal(writeErr)
 		// The chunk's bytes are given back now: unrecorded, they would
 		// only hold space the disk lacks until the next write or the purge.
 		r.dropChunk(ctx, u)
@@ -295,6 +296,7 @@ func (r *Registry) putBlob(ctx context.Context, repo string, d digest.Digest, bo
 	n, state, err := r.writeToStore(ctx, id, nil, 0, r.limitBySpace(src), hr)
 	hr.wait()
 	if err != nil || n != hr.n {
+		err = r.withReserveRefusal(err)
 		r.blobs.CancelUpload(ctx, id, state)
 		if err == nil {
 			err = fmt.Errorf("stored %d of %d bytes", n, hr.n)
