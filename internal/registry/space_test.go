@@ -77,17 +77,7 @@ func TestBelowReserve(t *testing.T) {
 // are given back at once, and the session stays where it was.
 func TestDiskFullDropsChunk(t *testing.T) {
 	ctx := t.Context()
-	dir := testenv.SmallFS(t, 4<<20)
-	md, err := meta.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { md.Close() })
-	fs, err := blob.NewFilesystem(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(fs, md, Options{}, slog.New(slog.DiscardHandler))
+	r, dir := newSmallDiskRegistry(t, func(string) Options { return Options{} })
 	big := func() io.Reader { return io.LimitReader(neverEnding('z'), 8<<20) }
 
 	up, err := r.StartUpload(ctx, "repo")
@@ -148,17 +138,9 @@ func (s statfsSpace) Free() (int64, int64, error) {
 // reserve, and still carries the store's reason.
 func TestStoreFullBelowReserve(t *testing.T) {
 	ctx := t.Context()
-	dir := testenv.SmallFS(t, 4<<20)
-	md, err := meta.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { md.Close() })
-	fs, err := blob.NewFilesystem(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(fs, md, Options{Space: statfsSpace{dir: dir, reserve: 1}}, slog.New(slog.DiscardHandler))
+	r, dir := newSmallDiskRegistry(t, func(dir string) Options {
+		return Options{Space: statfsSpace{dir: dir, reserve: 1}}
+	})
 	big := func() io.Reader { return io.LimitReader(neverEnding('z'), 8<<20) }
 	up, err := r.StartUpload(ctx, "repo")
 	if err != nil {
@@ -183,6 +165,24 @@ func TestStoreFullBelowReserve(t *testing.T) {
 			t.Errorf("%s: %d upload bytes left behind", tc.name, n)
 		}
 	}
+}
+
+// newSmallDiskRegistry returns a registry storing blobs on a new 4 MiB
+// tmpfs, with the options opts gives for that directory, and the
+// directory.
+func newSmallDiskRegistry(t *testing.T, opts func(dir string) Options) (*Registry, string) {
+	t.Helper()
+	dir := testenv.SmallFS(t, 4<<20)
+	md, err := meta.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	fs, err := blob.NewFilesystem(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(fs, md, opts(dir), slog.New(slog.DiscardHandler)), dir
 }
 
 // neverEnding is an endless stream of one byte.
