@@ -128,6 +128,42 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 	}
 }
 
+// aliasCycle finds an alias inside the value it names (`a: &x {b: *x}`),
+// which YAML allows and every walk over the nodes would follow forever,
+// and returns its line and anchor name.
+func aliasCycle(n *yaml.Node) (int, string, bool) {
+	return findAliasCycle(n, map[*yaml.Node]bool{}, map[*yaml.Node]bool{})
+}
+
+// findAliasCycle walks n depth first: open holds the nodes being walked,
+// done those walked already, so an alias named many times (an "alias
+// bomb") is walked once.
+func findAliasCycle(n *yaml.Node, open, done map[*yaml.Node]bool) (int, string, bool) {
+	if n == nil || done[n] {
+		return 0, "", false
+	}
+	if n.Kind == yaml.AliasNode {
+		if open[n.Alias] {
+			return n.Line, n.Value, true
+		}
+		return findAliasCycle(n.Alias, open, done)
+	}
+	open[n] = true
+	for _, c := range n.Content {
+		if line, name, ok := findAliasCycle(c, open, done); ok {
+			return line, name, true
+		}
+	}
+	delete(open, n)
+	done[n] = true
+	return 0, "", false
+}
+
+// aliasCycleError is the error for a value that contains its own alias.
+func aliasCycleError(line int, name string) error {
+	return fmt.Errorf("alias *%s on line %d refers to a value that contains it", name, line)
+}
+
 func resolveAlias(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias

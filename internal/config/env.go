@@ -163,7 +163,9 @@ func (d *decoder) unknownEnv(path string, segs []string, raw string) error {
 func envNode(raw string) *yaml.Node {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(raw), &doc); err == nil && doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		return doc.Content[0]
+		if _, _, cyclic := aliasCycle(doc.Content[0]); !cyclic {
+			return doc.Content[0]
+		}
 	}
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: raw}
 }
@@ -192,6 +194,9 @@ func (d *decoder) setEnvValue(v reflect.Value, path, raw string) error {
 	}
 	if len(doc.Content) == 0 {
 		return &FieldError{Key: path, Env: d.env, Err: errors.New("empty value")}
+	}
+	if line, name, ok := aliasCycle(doc.Content[0]); ok {
+		return &FieldError{Key: path, Env: d.env, Err: aliasCycleError(line, name)}
 	}
 	return d.decode(doc.Content[0], v, path)
 }

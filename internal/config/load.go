@@ -93,6 +93,9 @@ func (d *decoder) decodeFile(data []byte, v reflect.Value) error {
 	if len(doc.Content) == 0 {
 		return nil
 	}
+	if line, name, ok := aliasCycle(doc.Content[0]); ok {
+		return &FieldError{Line: line, Err: aliasCycleError(line, name)}
+	}
 	return d.decode(doc.Content[0], v, "")
 }
 
